@@ -1,0 +1,34 @@
+# Finds every dependency from Debian packages. A missing one stops the configure step
+# with the package to install, so a fresh machine gets an actionable message instead
+# of a compiler error later. scripts/install-deps.sh installs all of them.
+
+macro(netadapt_require found_var package what)
+  if(NOT ${found_var})
+    message(FATAL_ERROR
+      "netadapt: ${what} not found. Install the Debian package '${package}' "
+      "(or run scripts/install-deps.sh, which installs everything).")
+  endif()
+endmacro()
+
+find_package(Threads REQUIRED)
+
+find_package(Protobuf QUIET)
+netadapt_require(Protobuf_FOUND "libprotobuf-dev protobuf-compiler" "Protocol Buffers")
+netadapt_require(Protobuf_PROTOC_EXECUTABLE "protobuf-compiler" "protoc")
+
+find_package(gRPC CONFIG QUIET)
+netadapt_require(gRPC_FOUND "libgrpc++-dev" "gRPC C++")
+find_program(NETADAPT_GRPC_CPP_PLUGIN grpc_cpp_plugin)
+netadapt_require(NETADAPT_GRPC_CPP_PLUGIN "protobuf-compiler-grpc" "grpc_cpp_plugin")
+
+find_package(absl CONFIG QUIET)
+netadapt_require(absl_FOUND "libabsl-dev" "Abseil")
+
+find_package(spdlog CONFIG QUIET)
+netadapt_require(spdlog_FOUND "libspdlog-dev" "spdlog")
+
+find_package(Eigen3 CONFIG QUIET)
+netadapt_require(Eigen3_FOUND "libeigen3-dev" "Eigen 3")
+
+find_package(GTest CONFIG QUIET)
+netadapt_require(GTest_FOUND "libgtest-dev libgmock-dev" "GoogleTest")

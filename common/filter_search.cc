@@ -1,0 +1,285 @@
+#include "common/filter_search.h"
+
+#include <cmath>
+#include <optional>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "common/network_blocks.h"
+#include "common/status_macros.h"
+
+namespace netadapt::common {
+namespace {
+
+// Counts what a search asks of the model.
+class CountingModel final : public ResourceModel {
+ public:
+  CountingModel(ResourceModel& inner, SearchStats& stats) : inner_(inner), stats_(stats) {}
+  absl::StatusOr<double> LayerCost(const LayerShape& shape) override {
+    ++stats_.layer_lookups;
+    return inner_.LayerCost(shape);
+  }
+  std::optional<double> LowerBound(const LayerShape& lo, const LayerShape& hi) override {
+    ++stats_.bound_queries;
+    return inner_.LowerBound(lo, hi);
+  }
+
+ private:
+  ResourceModel& inner_;
+  SearchStats& stats_;
+};
+
+struct Problem {
+  const NetworkDef& network;
+  const Block& block;
+  const std::vector<int>& candidates;
+  double target;
+  const SearchOptions& options;
+  CountingModel& model;
+  SearchStats& stats;
+};
+
+// The whole-network resource of candidate `i`, recomputed from scratch as the original does.
+absl::StatusOr<double> FullResource(const Problem& p, int i) {
+  ++p.stats.resource_computations;
+  return NetworkResource(WithBlockWidth(p.network, p.block, p.candidates[i]), p.options.context,
+                         p.model);
+}
+
+// Scans candidates [first, last] widest first; the first one below the target, or the last one
+// scanned. Returns {index, resource}.
+absl::StatusOr<std::pair<int, double>> ScanFull(const Problem& p, int first, int last) {
+  double resource = 0;
+  for (int i = first; i <= last; ++i) {
+    NETADAPT_ASSIGN_OR_RETURN(resource, FullResource(p, i));
+    if (resource < p.target) return std::make_pair(i, resource);
+  }
+  return std::make_pair(last, resource);
+}
+
+absl::StatusOr<std::pair<int, double>> SearchLinear(const Problem& p) {
+  return ScanFull(p, 0, static_cast<int>(p.candidates.size()) - 1);
+}
+
+// The paper's Fig. 5: bisect on "resource < target" while more than `threshold` candidates
+// separate left and right, then scan candidates [left, right].
+absl::StatusOr<std::pair<int, double>> SearchBinary(const Problem& p) {
+  int left = 0;
+  int right = static_cast<int>(p.candidates.size()) - 1;
+  while (right - left > 1) {
+    if (right - left <= p.options.binary_threshold) break;
+    const int mid = (left + right) / 2;
+    NETADAPT_ASSIGN_OR_RETURN(double resource, FullResource(p, mid));
+    if (resource < p.target) {
+      right = mid;
+    } else {
+      left = mid;
+    }
+  }
+  return ScanFull(p, left, right);
+}
+
+// kExact. Only the layers the block touches change between candidates, so a candidate costs
+// their lookups alone; the untouched layers are costed once. Ranges of candidates are skipped
+// when the model certifies a lower bound of the resource over the range that is not below the
+// target (branch and bound: this bisects where the resource is monotone and scans where it is
+// not, or where the model has no bound). Ranges are visited widest first and only certified
+// ranges are skipped, so the first candidate found is the one linear's scan finds. Resources
+// are summed in layer order, like NetworkResource, so they equal linear's to the last bit.
+class ExactSearch {
+ public:
+  explicit ExactSearch(const Problem& p) : p_(p) {}
+
+  absl::StatusOr<std::pair<int, double>> Run() {
+    NETADAPT_ASSIGN_OR_RETURN(layers_, CostedLayers(p_.network, p_.options.context));
+    touched_.assign(layers_.size(), Touch::kNone);
+    auto position = [&](int layer_index) {
+      for (size_t j = 0; j < layers_.size(); ++j) {
+        if (layers_[j].layer_index == layer_index) return static_cast<int>(j);
+      }
+      return -1;
+    };
+    touched_[position(p_.block.layer_index)] = Touch::kOutputs;
+    for (const BlockDependent& dep : p_.block.dependents) {
+      if (dep.kind == BlockDependent::Kind::kDepthwiseConv) {
+        touched_[position(dep.layer_index)] = Touch::kDepthwise;
+      } else if (dep.kind == BlockDependent::Kind::kConsumer) {
+        touched_[position(dep.layer_index)] = Touch::kInputs;
+        features_per_channel_ = dep.features_per_channel;
+      }
+    }
+    costs_.assign(layers_.size(), 0);
+    for (size_t j = 0; j < layers_.size(); ++j) {
+      if (touched_[j] != Touch::kNone) continue;
+      NETADAPT_ASSIGN_OR_RETURN(costs_[j], p_.model.LayerCost(layers_[j].shape));
+    }
+
+    const int last = static_cast<int>(p_.candidates.size()) - 1;
+    NETADAPT_ASSIGN_OR_RETURN(std::optional<int> found, FirstBelow(0, last));
+    const int chosen = found ? *found : last;
+    NETADAPT_ASSIGN_OR_RETURN(double resource, Resource(chosen));
+    return std::make_pair(chosen, resource);
+  }
+
+ private:
+  enum class Touch { kNone, kOutputs, kDepthwise, kInputs };
+  // Below this many candidates a scan is cheaper than bounding and splitting.
+  static constexpr int kScanBelow = 8;
+
+  LayerShape ShapeAt(size_t j, int width) const {
+    LayerShape shape = layers_[j].shape;
+    switch (touched_[j]) {
+      case Touch::kOutputs:
+        shape.out_channels = width;
+        break;
+      case Touch::kDepthwise:
+        shape.in_channels = shape.out_channels = shape.groups = width;
+        break;
+      case Touch::kInputs:
+        shape.in_channels = width * features_per_channel_;
+        break;
+      case Touch::kNone:
+        break;
+    }
+    return shape;
+  }
+
+  absl::StatusOr<double> Resource(int i) {
+    auto cached = resources_.find(i);
+    if (cached != resources_.end()) return cached->second;
+    ++p_.stats.resource_computations;
+    double total = 0;
+    for (size_t j = 0; j < layers_.size(); ++j) {
+      if (touched_[j] == Touch::kNone) {
+        total += costs_[j];
+        continue;
+      }
+      NETADAPT_ASSIGN_OR_RETURN(double cost, p_.model.LayerCost(ShapeAt(j, p_.candidates[i])));
+      total += cost;
+    }
+    resources_[i] = total;
+    return total;
+  }
+
+  // A lower bound of the resource over candidates [first, last], or nullopt.
+  std::optional<double> Bound(int first, int last) {
+    double total = 0;
+    for (size_t j = 0; j < layers_.size(); ++j) {
+      if (touched_[j] == Touch::kNone) {
+        total += costs_[j];
+        continue;
+      }
+      // Candidates are widest first: `last` is the narrowest.
+      std::optional<double> bound = p_.model.LowerBound(ShapeAt(j, p_.candidates[last]),
+                                                        ShapeAt(j, p_.candidates[first]));
+      if (!bound) return std::nullopt;
+      total += *bound;
+    }
+    return total;
+  }
+
+  absl::StatusOr<std::optional<int>> Scan(int first, int last) {
+    for (int i = first; i <= last; ++i) {
+      NETADAPT_ASSIGN_OR_RETURN(double resource, Resource(i));
+      if (resource < p_.target) return std::optional<int>(i);
+    }
+    return std::optional<int>();
+  }
+
+  absl::StatusOr<std::optional<int>> FirstBelow(int first, int last) {
+    if (last - first + 1 < kScanBelow) return Scan(first, last);
+    std::optional<double> bound = Bound(first, last);
+    if (!bound) return Scan(first, last);
+    if (*bound >= p_.target) return std::optional<int>();  // certified: none in range
+    const int mid = first + (last - first) / 2;
+    NETADAPT_ASSIGN_OR_RETURN(std::optional<int> found, FirstBelow(first, mid));
+    if (found) return found;
+    return FirstBelow(mid + 1, last);
+  }
+
+  const Problem& p_;
+  std::vector<CostedLayer> layers_;
+  std::vector<Touch> touched_;
+  std::vector<double> costs_;  // untouched layers only
+  int features_per_channel_ = 1;
+  absl::flat_hash_map<int, double> resources_;
+};
+
+}  // namespace
+
+absl::string_view SearchStrategyName(SearchStrategy strategy) {
+  switch (strategy) {
+    case SearchStrategy::kLinear:
+      return "linear";
+    case SearchStrategy::kBinary:
+      return "binary";
+    case SearchStrategy::kExact:
+      return "exact";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<SearchStrategy> ParseSearchStrategy(absl::string_view name) {
+  for (SearchStrategy s : {SearchStrategy::kLinear, SearchStrategy::kBinary, SearchStrategy::kExact}) {
+    if (name == SearchStrategyName(s)) return s;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown search strategy '", name, "' (expected linear, binary or exact)"));
+}
+
+std::vector<int> CandidateWidths(int width, int step) {
+  if (width < step) return {width};
+  std::vector<int> candidates;
+  for (int c = width / step * step; c >= step; c -= step) candidates.push_back(c);
+  return candidates;
+}
+
+absl::StatusOr<SearchResult> SimplifyBlock(const NetworkDef& network, int block, double target,
+                                           ResourceModel& model, const SearchOptions& options) {
+  if (options.channel_step <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("channel_step must be positive, got ", options.channel_step));
+  }
+  if (options.binary_threshold <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("binary_threshold must be positive, got ", options.binary_threshold));
+  }
+  if (!std::isfinite(target)) {
+    return absl::InvalidArgumentError(absl::StrCat("target must be finite, got ", target));
+  }
+  NETADAPT_ASSIGN_OR_RETURN(std::vector<Block> blocks, FindBlocks(network));
+  if (block < 0 || block >= static_cast<int>(blocks.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("block ", block, " is out of range: ",
+                                                   network.name, " has ", blocks.size(),
+                                                   " blocks"));
+  }
+  const Block& chosen_block = blocks[block];
+  const std::vector<int> candidates = CandidateWidths(
+      network.layers[chosen_block.layer_index].out_channels, options.channel_step);
+
+  SearchResult result;
+  result.block = block;
+  CountingModel counting(model, result.stats);
+  const Problem problem{network, chosen_block, candidates, target, options, counting,
+                        result.stats};
+  absl::StatusOr<std::pair<int, double>> found;
+  switch (options.strategy) {
+    case SearchStrategy::kLinear:
+      found = SearchLinear(problem);
+      break;
+    case SearchStrategy::kBinary:
+      found = SearchBinary(problem);
+      break;
+    case SearchStrategy::kExact:
+      found = ExactSearch(problem).Run();
+      break;
+  }
+  if (!found.ok()) return found.status();
+  result.width = candidates[found->first];
+  result.resource = found->second;
+  result.meets_target = result.resource < target;
+  result.network = WithBlockWidth(network, chosen_block, result.width);
+  return result;
+}
+
+}  // namespace netadapt::common

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstdint>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/layer_shape.h"
+#include "common/network_def.h"
+#include "common/resource_model.h"
+
+namespace netadapt::common {
+
+// How SimplifyBlock looks for the filter count (the step the paper profiled).
+enum class SearchStrategy {
+  kLinear,  // the original: scan from the widest candidate, recomputing the whole network
+  kBinary,  // the paper's: bisect until `binary_threshold` candidates remain, then scan them
+  kExact,   // linear's answer, computed incrementally with certified bounds (the default)
+};
+absl::string_view SearchStrategyName(SearchStrategy strategy);  // "linear", "binary", "exact"
+absl::StatusOr<SearchStrategy> ParseSearchStrategy(absl::string_view name);
+
+struct SearchOptions {
+  SearchStrategy strategy = SearchStrategy::kExact;
+  // Candidates are multiples of this step (the original's min_feature_size, 8 for every block).
+  int channel_step = 8;
+  // kBinary: stop bisecting once right - left <= threshold (the paper's default 16).
+  int binary_threshold = 16;
+  // Batch and dtype the resource model is asked about.
+  CostContext context;
+};
+
+// What a search cost: the paper's figures of merit.
+struct SearchStats {
+  int64_t resource_computations = 0;  // candidate networks whose resource was computed
+  int64_t layer_lookups = 0;          // ResourceModel::LayerCost calls
+  int64_t bound_queries = 0;          // ResourceModel::LowerBound calls (kExact only)
+};
+
+struct SearchResult {
+  int block = 0;
+  int width = 0;             // the block's new output count
+  double resource = 0;       // the simplified network's resource
+  bool meets_target = false; // false: no candidate is below the target; `width` is the smallest
+  NetworkDef network;        // the simplified network
+  SearchStats stats;
+};
+
+// Candidate output counts for a block of `width` outputs, widest first:
+// floor(width / step) * step, ..., 2 * step, step; just {width} when width < step.
+std::vector<int> CandidateWidths(int width, int step);
+
+// The original implementation's simplify_network_def_based_on_constraint for block `block`
+// (an index into FindBlocks(network)): the first candidate, widest first, whose whole-network
+// resource is strictly below `target`; when none is, the smallest candidate with
+// meets_target = false. A candidate sets the block's outputs, any following depthwise conv and
+// the next layer's inputs (times H*W after a flatten).
+//
+// kLinear and kExact always return the same width and resource; kBinary does when the
+// resource is monotone in the candidates, or when binary_threshold >= the candidate count.
+// Errors: InvalidArgument for an invalid network, a block out of range, a non-finite target or
+// non-positive options; whatever the model returns for a layer it cannot cost.
+absl::StatusOr<SearchResult> SimplifyBlock(const NetworkDef& network, int block, double target,
+                                           ResourceModel& model, const SearchOptions& options);
+
+}  // namespace netadapt::common

@@ -1,0 +1,254 @@
+#include "common/latency_table.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "common/crc32c.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+
+namespace netadapt::common {
+namespace {
+
+// "NALUT" + format version 1. Followed by the payload length (u64 LE), the payload (a
+// serialised v1::LatencyTable) and its CRC-32C (u32 LE).
+constexpr char kMagic[8] = {'N', 'A', 'L', 'U', 'T', '\0', '\0', '\1'};
+constexpr size_t kHeaderSize = sizeof(kMagic) + 8;
+constexpr size_t kTrailerSize = 4;
+
+void AppendLittleEndian(std::string* out, uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
+}
+
+uint64_t ReadLittleEndian(absl::string_view in, int bytes) {
+  uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i) value |= uint64_t{static_cast<unsigned char>(in[i])} << (8 * i);
+  return value;
+}
+
+auto ShapeTie(const LayerShape& s) {
+  return std::tie(s.op, s.dtype, s.batch, s.input_h, s.input_w, s.kernel.h, s.kernel.w,
+                  s.stride.h, s.stride.w, s.padding.h, s.padding.w, s.groups, s.bias,
+                  s.in_channels, s.out_channels);
+}
+
+absl::StatusOr<LatencyTable> ParseBinary(absl::string_view bytes, absl::string_view source) {
+  if (bytes.size() < kHeaderSize + kTrailerSize) {
+    return absl::DataLossError(absl::StrCat(source, ": truncated: ", bytes.size(),
+                                            " bytes is shorter than the frame"));
+  }
+  const uint64_t length = ReadLittleEndian(bytes.substr(sizeof(kMagic)), 8);
+  const uint64_t available = bytes.size() - kHeaderSize - kTrailerSize;
+  if (length != available) {
+    return absl::DataLossError(absl::StrCat(source, ": ",
+                                            length > available ? "truncated" : "trailing bytes",
+                                            ": the header announces ", length,
+                                            " payload bytes, the file holds ", available));
+  }
+  const absl::string_view payload = bytes.substr(kHeaderSize, length);
+  const uint32_t stored = static_cast<uint32_t>(ReadLittleEndian(bytes.substr(kHeaderSize + length), 4));
+  if (Crc32c(payload) != stored) {
+    return absl::DataLossError(absl::StrCat(source, ": checksum mismatch: the file is corrupted"));
+  }
+  v1::LatencyTable proto;
+  if (!proto.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return absl::DataLossError(absl::StrCat(source, ": payload is not a LatencyTable"));
+  }
+  return LatencyTable::FromProto(proto);
+}
+
+absl::StatusOr<LatencyTable> ParseJson(absl::string_view text, absl::string_view source) {
+  v1::LatencyTable proto;
+  google::protobuf::util::JsonParseOptions options;
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(text.data(), text.size()), &proto, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": not a valid JSON LatencyTable: ", std::string(status.message())));
+  }
+  absl::StatusOr<LatencyTable> table = LatencyTable::FromProto(proto);
+  if (!table.ok()) {
+    return absl::Status(table.status().code(),
+                        absl::StrCat(source, ": ", table.status().message()));
+  }
+  return table;
+}
+
+}  // namespace
+
+void LatencyTable::Insert(const LayerShape& shape, double latency_ms) {
+  auto [it, inserted] = entries_.insert_or_assign(shape, latency_ms);
+  std::vector<ChannelPoint>& points = families_[LayerFamily::Of(shape)];
+  if (inserted) {
+    points.push_back({shape.in_channels, shape.out_channels, latency_ms});
+    return;
+  }
+  for (ChannelPoint& point : points) {
+    if (point.in_channels == shape.in_channels && point.out_channels == shape.out_channels) {
+      point.latency_ms = latency_ms;
+    }
+  }
+}
+
+std::optional<double> LatencyTable::Find(const LayerShape& shape) const {
+  auto it = entries_.find(shape);
+  if (it == entries_.end()) return std::nullopt;
+  return it->second;
+}
+
+const std::vector<ChannelPoint>& LatencyTable::FamilyPoints(const LayerFamily& family) const {
+  static const std::vector<ChannelPoint>* const kEmpty = new std::vector<ChannelPoint>();
+  auto it = families_.find(family);
+  return it == families_.end() ? *kEmpty : it->second;
+}
+
+v1::LayerShape LayerShapeToProto(const LayerShape& s) {
+  v1::LayerShape proto;
+  proto.set_op(std::string(LayerOpName(s.op)));
+  proto.set_in_channels(s.in_channels);
+  proto.set_out_channels(s.out_channels);
+  proto.set_kernel_h(s.kernel.h);
+  proto.set_kernel_w(s.kernel.w);
+  proto.set_stride_h(s.stride.h);
+  proto.set_stride_w(s.stride.w);
+  proto.set_padding_h(s.padding.h);
+  proto.set_padding_w(s.padding.w);
+  proto.set_groups(s.groups);
+  proto.set_input_h(s.input_h);
+  proto.set_input_w(s.input_w);
+  proto.set_batch(s.batch);
+  proto.set_dtype(s.dtype);
+  proto.set_bias(s.bias);
+  return proto;
+}
+
+absl::StatusOr<LayerShape> LayerShapeFromProto(const v1::LayerShape& p,
+                                               absl::string_view field_prefix) {
+  auto error = [&](absl::string_view field, absl::string_view problem) {
+    return absl::InvalidArgumentError(absl::StrCat(field_prefix, ".", field, " ", problem));
+  };
+  LayerShape s;
+  absl::StatusOr<LayerOp> op = ParseLayerOp(p.op());
+  if (!op.ok()) return error("op", op.status().message());
+  if (*op != LayerOp::kConv2d && *op != LayerOp::kLinear) {
+    return error("op", absl::StrCat("is '", p.op(), "'; a LUT holds conv2d and linear layers"));
+  }
+  s.op = *op;
+  s.in_channels = p.in_channels();
+  s.out_channels = p.out_channels();
+  s.kernel = {p.kernel_h(), p.kernel_w()};
+  s.stride = {p.stride_h(), p.stride_w()};
+  s.padding = {p.padding_h(), p.padding_w()};
+  s.groups = p.groups();
+  s.input_h = p.input_h();
+  s.input_w = p.input_w();
+  s.batch = p.batch();
+  s.dtype = p.dtype().empty() ? "float32" : p.dtype();
+  s.bias = p.bias();
+  const std::pair<absl::string_view, int> positive[] = {
+      {"in_channels", s.in_channels}, {"out_channels", s.out_channels}, {"kernel_h", s.kernel.h},
+      {"kernel_w", s.kernel.w},       {"stride_h", s.stride.h},         {"stride_w", s.stride.w},
+      {"groups", s.groups},           {"input_h", s.input_h},           {"input_w", s.input_w},
+      {"batch", s.batch}};
+  for (const auto& [field, value] : positive) {
+    if (value <= 0) return error(field, absl::StrCat("must be positive, got ", value));
+  }
+  if (s.padding.h < 0 || s.padding.w < 0) return error("padding", "must not be negative");
+  if (s.in_channels % s.groups != 0 || s.out_channels % s.groups != 0) {
+    return error("groups", "must divide in_channels and out_channels");
+  }
+  if (s.op == LayerOp::kConv2d) {
+    const Pair out = s.Output();
+    if (out.h <= 0 || out.w <= 0) return error("input_h", "is smaller than the kernel");
+  } else if (s.kernel != Pair{1, 1} || s.stride != Pair{1, 1} || s.padding != Pair{0, 0} ||
+             s.groups != 1 || s.input_h != 1 || s.input_w != 1) {
+    return error("op", "linear layers have kernel, stride, groups and input 1, padding 0");
+  }
+  return s;
+}
+
+absl::StatusOr<LatencyTable> LatencyTable::FromProto(const v1::LatencyTable& proto) {
+  LatencyTable table(proto.device());
+  for (int i = 0; i < proto.entries_size(); ++i) {
+    const v1::LatencyEntry& entry = proto.entries(i);
+    const std::string prefix = absl::StrCat("entries[", i, "]");
+    if (!entry.has_shape()) {
+      return absl::InvalidArgumentError(absl::StrCat(prefix, ".shape is missing"));
+    }
+    NETADAPT_ASSIGN_OR_RETURN(LayerShape shape,
+                              LayerShapeFromProto(entry.shape(), prefix + ".shape"));
+    if (!std::isfinite(entry.latency_ms()) || entry.latency_ms() < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          prefix, ".latency_ms must be a finite, non-negative number, got ", entry.latency_ms()));
+    }
+    if (table.Find(shape)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(prefix, ".shape duplicates an earlier entry: ", shape.DebugString()));
+    }
+    table.Insert(shape, entry.latency_ms());
+  }
+  return table;
+}
+
+v1::LatencyTable LatencyTable::ToProto() const {
+  std::vector<std::pair<LayerShape, double>> sorted(entries_.begin(), entries_.end());
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+    return ShapeTie(a.first) < ShapeTie(b.first);
+  });
+  v1::LatencyTable proto;
+  *proto.mutable_device() = device_;
+  for (const auto& [shape, latency] : sorted) {
+    v1::LatencyEntry* entry = proto.add_entries();
+    *entry->mutable_shape() = LayerShapeToProto(shape);
+    entry->set_latency_ms(latency);
+  }
+  return proto;
+}
+
+std::string SerializeLatencyTable(const LatencyTable& table, LatencyTableFormat format) {
+  const v1::LatencyTable proto = table.ToProto();
+  if (format == LatencyTableFormat::kJson) {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(proto, &json, options);
+    return json;
+  }
+  std::string payload;
+  proto.SerializeToString(&payload);
+  std::string out(kMagic, sizeof(kMagic));
+  AppendLittleEndian(&out, payload.size(), 8);
+  out += payload;
+  AppendLittleEndian(&out, Crc32c(payload), 4);
+  return out;
+}
+
+absl::StatusOr<LatencyTable> ParseLatencyTable(absl::string_view bytes, absl::string_view source) {
+  if (bytes.size() >= 5 && std::memcmp(bytes.data(), kMagic, 5) == 0) {
+    if (bytes.size() < sizeof(kMagic) ||
+        std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+      return absl::DataLossError(
+          absl::StrCat(source, ": unsupported LUT format version or truncated header"));
+    }
+    return ParseBinary(bytes, source);
+  }
+  return ParseJson(bytes, source);
+}
+
+absl::Status WriteLatencyTable(const LatencyTable& table, const std::string& path,
+                               LatencyTableFormat format) {
+  return WriteFileAtomically(path, SerializeLatencyTable(table, format));
+}
+
+absl::StatusOr<LatencyTable> ReadLatencyTable(const std::string& path) {
+  NETADAPT_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+  return ParseLatencyTable(bytes, path);
+}
+
+}  // namespace netadapt::common

@@ -1,0 +1,93 @@
+#include "common/lut_latency_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace netadapt::common {
+
+LutLatencyModel::LutLatencyModel(LatencyTable table, MissPolicy policy)
+    : policy_(policy), table_(std::move(table)) {
+  NETADAPT_CHECK(policy_.kind != MissPolicy::Kind::kMeasure || policy_.measurer != nullptr);
+}
+
+absl::StatusOr<std::shared_ptr<const ChannelInterpolator>> LutLatencyModel::Interpolator(
+    const LayerFamily& family) {
+  std::vector<ChannelPoint> points;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = fitted_.find(family);
+    if (it != fitted_.end()) return it->second;
+    points = table_.FamilyPoints(family);
+  }
+  // Fitting can take seconds: never under the lock. Two threads may fit the same family at
+  // once; the first result is kept, both are identical.
+  absl::StatusOr<std::unique_ptr<ChannelInterpolator>> fitted =
+      FitInterpolator(policy_.interpolation, points);
+  if (!fitted.ok()) {
+    return absl::Status(fitted.status().code(),
+                        absl::StrCat(family.representative.DebugString(), " family: ",
+                                     fitted.status().message()));
+  }
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = fitted_.try_emplace(family, std::move(*fitted));
+  return it->second;
+}
+
+absl::StatusOr<double> LutLatencyModel::LayerCost(const LayerShape& shape) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (std::optional<double> hit = table_.Find(shape)) return *hit;
+  }
+  switch (policy_.kind) {
+    case MissPolicy::Kind::kFail:
+      return absl::NotFoundError(
+          absl::StrCat("no LUT entry for ", shape.DebugString(), " and interpolation is off"));
+    case MissPolicy::Kind::kInterpolate: {
+      NETADAPT_ASSIGN_OR_RETURN(std::shared_ptr<const ChannelInterpolator> interpolator,
+                                Interpolator(LayerFamily::Of(shape)));
+      return interpolator->Estimate(shape.in_channels, shape.out_channels);
+    }
+    case MissPolicy::Kind::kMeasure: {
+      NETADAPT_ASSIGN_OR_RETURN(std::vector<double> measured, policy_.measurer->MeasureMs({shape}));
+      if (measured.size() != 1) {
+        return absl::InternalError("the latency measurer returned the wrong number of results");
+      }
+      absl::MutexLock lock(&mu_);
+      table_.Insert(shape, measured[0]);
+      fitted_.erase(LayerFamily::Of(shape));  // the family's surface changed
+      return measured[0];
+    }
+  }
+  return absl::InternalError("unknown miss policy");
+}
+
+std::optional<double> LutLatencyModel::LowerBound(const LayerShape& lo, const LayerShape& hi) {
+  if (policy_.kind != MissPolicy::Kind::kInterpolate) return std::nullopt;
+  absl::StatusOr<std::shared_ptr<const ChannelInterpolator>> interpolator =
+      Interpolator(LayerFamily::Of(lo));
+  if (!interpolator.ok()) return std::nullopt;
+  std::optional<double> bound = (*interpolator)->SegmentLowerBound(
+      lo.in_channels, lo.out_channels, hi.in_channels, hi.out_channels);
+  if (!bound) return std::nullopt;
+  // Table entries are returned as stored, and a fitted surface can miss them by a rounding
+  // error at its grid nodes; a relative margin far above rounding keeps the bound a bound.
+  return *bound - 1e-9 * std::abs(*bound);
+}
+
+absl::Status LutLatencyModel::Prefit(const std::vector<LayerShape>& shapes) {
+  if (policy_.kind != MissPolicy::Kind::kInterpolate) return absl::OkStatus();
+  for (const LayerShape& shape : shapes) {
+    NETADAPT_RETURN_IF_ERROR(Interpolator(LayerFamily::Of(shape)).status());
+  }
+  return absl::OkStatus();
+}
+
+LatencyTable LutLatencyModel::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  return table_;
+}
+
+}  // namespace netadapt::common

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "common/latency_table.h"
+#include "common/lut_interpolation.h"
+#include "common/resource_model.h"
+
+namespace netadapt::common {
+
+// Measures layer latencies on the target device; the hook through which the profiler agent
+// fills LUT misses. Implementations are thread-safe.
+class LatencyMeasurer {
+ public:
+  virtual ~LatencyMeasurer() = default;
+  // Latency (ms) of each shape, in order. Unavailable when the device cannot be reached.
+  virtual absl::StatusOr<std::vector<double>> MeasureMs(const std::vector<LayerShape>& shapes) = 0;
+};
+
+// What a LutLatencyModel does when the table has no entry for a shape.
+struct MissPolicy {
+  enum class Kind {
+    kFail,         // NotFound naming the shape
+    kInterpolate,  // offline: `interpolation` over the shape's family
+    kMeasure,      // ask `measurer` and add the result to the table
+  };
+  Kind kind = Kind::kFail;
+  Interpolation interpolation = Interpolation::kBilinear;
+  LatencyMeasurer* measurer = nullptr;  // not owned; required for kMeasure
+
+  static MissPolicy Fail() { return {}; }
+  static MissPolicy Interpolate(Interpolation method) {
+    return {Kind::kInterpolate, method, nullptr};
+  }
+  static MissPolicy Measure(LatencyMeasurer* measurer) {
+    return {Kind::kMeasure, Interpolation::kBilinear, measurer};
+  }
+};
+
+// Latency from a look-up table: entries that are there are returned as they are; misses follow
+// the policy. Interpolators are fitted once per family and cached (the original re-read the
+// LUT file and re-fitted at every miss). Thread-safe; fitting runs outside the lock.
+class LutLatencyModel final : public ResourceModel {
+ public:
+  LutLatencyModel(LatencyTable table, MissPolicy policy);
+
+  absl::StatusOr<double> LayerCost(const LayerShape& shape) override;
+  // Exact minimum for bilinear interpolation along one channel axis; a curvature bound for
+  // rbf-cubic; nullopt when misses are measured (unknown until measured) or fail.
+  std::optional<double> LowerBound(const LayerShape& lo, const LayerShape& hi) override;
+
+  // Fits the interpolators of the families of `shapes` now (the one-time cost), so callers
+  // can time the fit apart from lookups. No-op unless the policy interpolates.
+  absl::Status Prefit(const std::vector<LayerShape>& shapes) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // A copy of the table (with measured entries added).
+  LatencyTable Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  absl::StatusOr<std::shared_ptr<const ChannelInterpolator>> Interpolator(
+      const LayerFamily& family) ABSL_LOCKS_EXCLUDED(mu_);
+
+  const MissPolicy policy_;
+  mutable absl::Mutex mu_;
+  LatencyTable table_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<LayerFamily, std::shared_ptr<const ChannelInterpolator>> fitted_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace netadapt::common
