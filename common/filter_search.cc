@@ -31,6 +31,7 @@ class CountingModel final : public ResourceModel {
 
 struct Problem {
   const NetworkDef& network;
+  const std::vector<CostedLayer>& layers;
   const Block& block;
   const std::vector<int>& candidates;
   double target;
@@ -88,10 +89,9 @@ absl::StatusOr<std::pair<int, double>> SearchBinary(const Problem& p) {
 // are summed in layer order, like NetworkResource, so they equal linear's to the last bit.
 class ExactSearch {
  public:
-  explicit ExactSearch(const Problem& p) : p_(p) {}
+  explicit ExactSearch(const Problem& p) : p_(p), layers_(p.layers) {}
 
   absl::StatusOr<std::pair<int, double>> Run() {
-    NETADAPT_ASSIGN_OR_RETURN(layers_, CostedLayers(p_.network, p_.options.context));
     touched_.assign(layers_.size(), Touch::kNone);
     auto position = [&](int layer_index) {
       for (size_t j = 0; j < layers_.size(); ++j) {
@@ -198,7 +198,7 @@ class ExactSearch {
   }
 
   const Problem& p_;
-  std::vector<CostedLayer> layers_;
+  const std::vector<CostedLayer>& layers_;
   std::vector<Touch> touched_;
   std::vector<double> costs_;  // untouched layers only
   int features_per_channel_ = 1;
@@ -234,8 +234,8 @@ std::vector<int> CandidateWidths(int width, int step) {
   return candidates;
 }
 
-absl::StatusOr<SearchResult> SimplifyBlock(const NetworkDef& network, int block, double target,
-                                           ResourceModel& model, const SearchOptions& options) {
+absl::StatusOr<BlockSearch> BlockSearch::Create(const NetworkDef& network,
+                                                const SearchOptions& options) {
   if (options.channel_step <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("channel_step must be positive, got ", options.channel_step));
@@ -244,26 +244,35 @@ absl::StatusOr<SearchResult> SimplifyBlock(const NetworkDef& network, int block,
     return absl::InvalidArgumentError(
         absl::StrCat("binary_threshold must be positive, got ", options.binary_threshold));
   }
+  BlockSearch search;
+  NETADAPT_ASSIGN_OR_RETURN(search.blocks_, FindBlocks(network));
+  NETADAPT_ASSIGN_OR_RETURN(search.layers_, CostedLayers(network, options.context));
+  search.network_ = network;
+  search.options_ = options;
+  return search;
+}
+
+absl::StatusOr<SearchResult> BlockSearch::SimplifyBlock(int block, double target,
+                                                        ResourceModel& model) const {
   if (!std::isfinite(target)) {
     return absl::InvalidArgumentError(absl::StrCat("target must be finite, got ", target));
   }
-  NETADAPT_ASSIGN_OR_RETURN(std::vector<Block> blocks, FindBlocks(network));
-  if (block < 0 || block >= static_cast<int>(blocks.size())) {
+  if (block < 0 || block >= num_blocks()) {
     return absl::InvalidArgumentError(absl::StrCat("block ", block, " is out of range: ",
-                                                   network.name, " has ", blocks.size(),
+                                                   network_.name, " has ", num_blocks(),
                                                    " blocks"));
   }
-  const Block& chosen_block = blocks[block];
+  const Block& chosen_block = blocks_[block];
   const std::vector<int> candidates = CandidateWidths(
-      network.layers[chosen_block.layer_index].out_channels, options.channel_step);
+      network_.layers[chosen_block.layer_index].out_channels, options_.channel_step);
 
   SearchResult result;
   result.block = block;
   CountingModel counting(model, result.stats);
-  const Problem problem{network, chosen_block, candidates, target, options, counting,
-                        result.stats};
+  const Problem problem{network_, layers_,  chosen_block, candidates,
+                        target,   options_, counting,     result.stats};
   absl::StatusOr<std::pair<int, double>> found;
-  switch (options.strategy) {
+  switch (options_.strategy) {
     case SearchStrategy::kLinear:
       found = SearchLinear(problem);
       break;
@@ -278,8 +287,14 @@ absl::StatusOr<SearchResult> SimplifyBlock(const NetworkDef& network, int block,
   result.width = candidates[found->first];
   result.resource = found->second;
   result.meets_target = result.resource < target;
-  result.network = WithBlockWidth(network, chosen_block, result.width);
+  result.network = WithBlockWidth(network_, chosen_block, result.width);
   return result;
+}
+
+absl::StatusOr<SearchResult> SimplifyBlock(const NetworkDef& network, int block, double target,
+                                           ResourceModel& model, const SearchOptions& options) {
+  NETADAPT_ASSIGN_OR_RETURN(BlockSearch search, BlockSearch::Create(network, options));
+  return search.SimplifyBlock(block, target, model);
 }
 
 }  // namespace netadapt::common

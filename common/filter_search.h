@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/layer_shape.h"
+#include "common/network_blocks.h"
 #include "common/network_def.h"
 #include "common/resource_model.h"
 
@@ -50,16 +51,40 @@ struct SearchResult {
 // floor(width / step) * step, ..., 2 * step, step; just {width} when width < step.
 std::vector<int> CandidateWidths(int width, int step);
 
-// The original implementation's simplify_network_def_based_on_constraint for block `block`
-// (an index into FindBlocks(network)): the first candidate, widest first, whose whole-network
-// resource is strictly below `target`; when none is, the smallest candidate with
-// meets_target = false. A candidate sets the block's outputs, any following depthwise conv and
-// the next layer's inputs (times H*W after a flatten).
-//
-// kLinear and kExact always return the same width and resource; kBinary does when the
-// resource is monotone in the candidates, or when binary_threshold >= the candidate count.
-// Errors: InvalidArgument for an invalid network, a block out of range, a non-finite target or
-// non-positive options; whatever the model returns for a layer it cannot cost.
+// The searches of one network's blocks (what one NetAdapt iteration runs), sharing the
+// analysis of the network: its blocks, layer shapes and candidate lists are computed once.
+// Immutable after Create: SimplifyBlock may run concurrently for different blocks.
+class BlockSearch {
+ public:
+  // InvalidArgument for an invalid network or non-positive options.
+  static absl::StatusOr<BlockSearch> Create(const NetworkDef& network,
+                                            const SearchOptions& options);
+
+  int num_blocks() const { return static_cast<int>(blocks_.size()); }
+
+  // The original implementation's simplify_network_def_based_on_constraint for block `block`
+  // (an index into FindBlocks(network)): the first candidate, widest first, whose
+  // whole-network resource is strictly below `target`; when none is, the smallest candidate
+  // with meets_target = false. A candidate sets the block's outputs, any following depthwise
+  // conv and the next layer's inputs (times H*W after a flatten).
+  //
+  // kLinear and kExact always return the same width and resource; kBinary does when the
+  // resource is monotone in the candidates, or when binary_threshold >= the candidate count.
+  // Errors: InvalidArgument for a block out of range or a non-finite target; whatever the
+  // model returns for a layer it cannot cost.
+  absl::StatusOr<SearchResult> SimplifyBlock(int block, double target,
+                                             ResourceModel& model) const;
+
+ private:
+  BlockSearch() = default;
+
+  NetworkDef network_;
+  SearchOptions options_;
+  std::vector<Block> blocks_;
+  std::vector<CostedLayer> layers_;  // the network's conv2d and linear layers
+};
+
+// BlockSearch::Create(network, options) then SimplifyBlock(block, target, model).
 absl::StatusOr<SearchResult> SimplifyBlock(const NetworkDef& network, int block, double target,
                                            ResourceModel& model, const SearchOptions& options);
 

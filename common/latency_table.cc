@@ -1,6 +1,10 @@
 #include "common/latency_table.h"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/type_resolver_util.h>
 
 #include <algorithm>
 #include <cmath>
@@ -37,6 +41,13 @@ auto ShapeTie(const LayerShape& s) {
                   s.in_channels, s.out_channels);
 }
 
+// Prefixes an entry error with the file (or other source) it came from.
+absl::StatusOr<LatencyTable> WithSource(absl::StatusOr<LatencyTable> table,
+                                        absl::string_view source) {
+  if (table.ok()) return table;
+  return absl::Status(table.status().code(), absl::StrCat(source, ": ", table.status().message()));
+}
+
 absl::StatusOr<LatencyTable> ParseBinary(absl::string_view bytes, absl::string_view source) {
   if (bytes.size() < kHeaderSize + kTrailerSize) {
     return absl::DataLossError(absl::StrCat(source, ": truncated: ", bytes.size(),
@@ -59,7 +70,7 @@ absl::StatusOr<LatencyTable> ParseBinary(absl::string_view bytes, absl::string_v
   if (!proto.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     return absl::DataLossError(absl::StrCat(source, ": payload is not a LatencyTable"));
   }
-  return LatencyTable::FromProto(proto);
+  return WithSource(LatencyTable::FromProto(proto), source);
 }
 
 absl::StatusOr<LatencyTable> ParseJson(absl::string_view text, absl::string_view source) {
@@ -71,12 +82,7 @@ absl::StatusOr<LatencyTable> ParseJson(absl::string_view text, absl::string_view
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": not a valid JSON LatencyTable: ", std::string(status.message())));
   }
-  absl::StatusOr<LatencyTable> table = LatencyTable::FromProto(proto);
-  if (!table.ok()) {
-    return absl::Status(table.status().code(),
-                        absl::StrCat(source, ": ", table.status().message()));
-  }
-  return table;
+  return WithSource(LatencyTable::FromProto(proto), source);
 }
 
 }  // namespace
@@ -212,16 +218,29 @@ v1::LatencyTable LatencyTable::ToProto() const {
 
 std::string SerializeLatencyTable(const LatencyTable& table, LatencyTableFormat format) {
   const v1::LatencyTable proto = table.ToProto();
+  // Deterministic: map fields (the fingerprint's) are written in key order, so equal tables
+  // give equal bytes. Plain SerializeToString and MessageToJsonString do not promise that.
+  std::string payload;
+  {
+    google::protobuf::io::StringOutputStream stream(&payload);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    proto.SerializeToCodedStream(&coded);
+  }
   if (format == LatencyTableFormat::kJson) {
+    static google::protobuf::util::TypeResolver* const resolver =
+        google::protobuf::util::NewTypeResolverForDescriptorPool(
+            "type.googleapis.com", google::protobuf::DescriptorPool::generated_pool());
     std::string json;
     google::protobuf::util::JsonPrintOptions options;
     options.add_whitespace = true;
     options.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString(proto, &json, options);
+    // Cannot fail: the payload was just serialised from this very message type.
+    (void)google::protobuf::util::BinaryToJsonString(
+        resolver, "type.googleapis.com/" + v1::LatencyTable::descriptor()->full_name(), payload,
+        &json, options);
     return json;
   }
-  std::string payload;
-  proto.SerializeToString(&payload);
   std::string out(kMagic, sizeof(kMagic));
   AppendLittleEndian(&out, payload.size(), 8);
   out += payload;

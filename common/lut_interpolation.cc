@@ -4,103 +4,200 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
 namespace netadapt::common {
 namespace {
 
-// Sorted distinct values.
-std::vector<double> Axis(const std::vector<ChannelPoint>& points, bool in) {
-  std::vector<double> axis;
-  for (const ChannelPoint& p : points) axis.push_back(in ? p.in_channels : p.out_channels);
-  std::sort(axis.begin(), axis.end());
-  axis.erase(std::unique(axis.begin(), axis.end()), axis.end());
-  return axis;
-}
-
-// The cell [axis[i], axis[i+1]] holding x (the edge cells beyond the ends) and x's position
-// t in it: 0 at axis[i], 1 at axis[i+1], outside [0, 1] when extrapolating.
+// Position of x among sorted `axis` values: the cell [axis[i], axis[i+1]] holding x (the edge
+// cells beyond the ends) and x's position t in it: 0 at axis[i], 1 at axis[i+1], outside
+// [0, 1] when extrapolating. A single value gives a constant (t = 0).
 struct Cell {
   size_t i = 0;
+  size_t next = 0;
   double t = 0;
 };
 Cell Locate(const std::vector<double>& axis, double x) {
-  if (axis.size() == 1) return {0, 0};
+  if (axis.size() == 1) return {0, 0, 0};
   size_t i = std::upper_bound(axis.begin(), axis.end(), x) - axis.begin();
   i = std::clamp<size_t>(i, 1, axis.size() - 1) - 1;
-  return {i, (x - axis[i]) / (axis[i + 1] - axis[i])};
+  return {i, i + 1, (x - axis[i]) / (axis[i + 1] - axis[i])};
 }
 
-// Piecewise bilinear surface on a full grid. Along any segment that keeps one coordinate fixed
-// (or a depthwise family's diagonal) it is piecewise linear with breakpoints at the grid
-// values, so its minimum there is at an end or a breakpoint: the bound is exact.
+// Range minima of a fixed sequence in O(1) after O(n log n) preparation (a sparse table).
+class RangeMin {
+ public:
+  RangeMin() = default;
+  explicit RangeMin(std::vector<double> values) {
+    levels_.push_back(std::move(values));
+    for (size_t width = 2; width <= levels_[0].size(); width *= 2) {
+      const std::vector<double>& previous = levels_.back();
+      std::vector<double> level(levels_[0].size() - width + 1);
+      for (size_t i = 0; i < level.size(); ++i) {
+        level[i] = std::min(previous[i], previous[i + width / 2]);
+      }
+      levels_.push_back(std::move(level));
+    }
+  }
+  // min(values[first .. end - 1]); +infinity when the range is empty.
+  double Min(size_t first, size_t end) const {
+    if (first >= end) return std::numeric_limits<double>::infinity();
+    size_t level = 0;
+    while ((size_t{2} << level) <= end - first) ++level;
+    return std::min(levels_[level][first], levels_[level][end - (size_t{1} << level)]);
+  }
+
+ private:
+  std::vector<std::vector<double>> levels_;
+};
+
+// Indices of the sorted `axis` values strictly inside (lo, hi).
+std::pair<size_t, size_t> Inside(const std::vector<double>& axis, double lo, double hi) {
+  return {static_cast<size_t>(std::upper_bound(axis.begin(), axis.end(), lo) - axis.begin()),
+          static_cast<size_t>(std::lower_bound(axis.begin(), axis.end(), hi) - axis.begin())};
+}
+
+// Linear interpolation between rows of the table: each row (one in_channels value) is
+// piecewise linear in out_channels, and rows are blended linearly in in_channels; both
+// extrapolate linearly beyond their ends. On a full (in, out) grid this is exactly bilinear
+// interpolation; it also handles the union of several layers' grids that one shape family
+// collects, and depthwise families (one point per row: linear along the channel count).
+// Along a segment that keeps one coordinate fixed the surface is piecewise linear with
+// breakpoints at table values, so its minimum there is at an end or a breakpoint: the bound
+// is exact.
 class BilinearInterpolator final : public ChannelInterpolator {
  public:
   static absl::StatusOr<std::unique_ptr<ChannelInterpolator>> Fit(
       const std::vector<ChannelPoint>& points) {
     auto self = std::unique_ptr<BilinearInterpolator>(new BilinearInterpolator());
-    self->diagonal_ = std::all_of(points.begin(), points.end(), [](const ChannelPoint& p) {
-      return p.in_channels == p.out_channels;
-    }) && points.size() > 1;
-    self->in_axis_ = Axis(points, /*in=*/true);
-    self->out_axis_ = self->diagonal_ ? std::vector<double>{0} : Axis(points, /*in=*/false);
-    absl::flat_hash_map<std::pair<int, int>, double> values;
-    for (const ChannelPoint& p : points) {
-      values[{p.in_channels, self->diagonal_ ? 0 : p.out_channels}] = p.latency_ms;
+    std::vector<ChannelPoint> sorted = points;
+    std::sort(sorted.begin(), sorted.end(), [](const ChannelPoint& a, const ChannelPoint& b) {
+      return std::tie(a.in_channels, a.out_channels) < std::tie(b.in_channels, b.out_channels);
+    });
+    for (const ChannelPoint& p : sorted) {
+      if (self->in_axis_.empty() || self->in_axis_.back() != p.in_channels) {
+        self->in_axis_.push_back(p.in_channels);
+        self->rows_.emplace_back();
+      }
+      Row& row = self->rows_.back();
+      if (!row.out.empty() && row.out.back() == p.out_channels) {
+        return absl::InvalidArgumentError(absl::StrCat("duplicate point in_channels=",
+                                                       p.in_channels, " out_channels=",
+                                                       p.out_channels));
+      }
+      row.out.push_back(p.out_channels);
+      row.latency.push_back(p.latency_ms);
     }
-    self->grid_.reserve(self->in_axis_.size() * self->out_axis_.size());
-    for (double in : self->in_axis_) {
-      for (double out : self->out_axis_) {
-        auto it = values.find({static_cast<int>(in), static_cast<int>(out)});
-        if (it == values.end()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "bilinear interpolation needs a full (in, out) grid; the table has no entry for "
-              "in_channels=",
-              in, " out_channels=", out));
-        }
-        self->grid_.push_back(it->second);
+    for (Row& row : self->rows_) row.minima = RangeMin(row.latency);
+    // On a full grid (every row has the same out values, the usual LUT) columns get range
+    // minima too, so bounds along in_channels cost O(log n) instead of a pass over the rows.
+    const bool full_grid = std::all_of(self->rows_.begin(), self->rows_.end(),
+                                       [&](const Row& row) { return row.out == self->rows_[0].out; });
+    if (full_grid) {
+      for (size_t j = 0; j < self->rows_[0].out.size(); ++j) {
+        std::vector<double> column;
+        for (const Row& row : self->rows_) column.push_back(row.latency[j]);
+        self->columns_.push_back({RangeMin(std::move(column))});
       }
     }
+    self->singleton_rows_ = std::all_of(self->rows_.begin(), self->rows_.end(),
+                                        [](const Row& row) { return row.out.size() == 1; });
     return std::unique_ptr<ChannelInterpolator>(std::move(self));
   }
 
   double Estimate(double in, double out) const override {
-    const Cell a = Locate(in_axis_, in);
-    const Cell b = Locate(out_axis_, diagonal_ ? 0 : out);
-    const size_t a1 = in_axis_.size() == 1 ? a.i : a.i + 1;
-    const size_t b1 = out_axis_.size() == 1 ? b.i : b.i + 1;
-    const double v00 = At(a.i, b.i), v01 = At(a.i, b1), v10 = At(a1, b.i), v11 = At(a1, b1);
-    const double low = v00 + (v01 - v00) * b.t;
-    const double high = v10 + (v11 - v10) * b.t;
-    return low + (high - low) * a.t;
+    const Cell cell = Locate(in_axis_, in);
+    const double low = rows_[cell.i].At(out);
+    if (cell.next == cell.i) return low;
+    const double high = rows_[cell.next].At(out);
+    return low + (high - low) * cell.t;
   }
 
   std::optional<double> SegmentLowerBound(double in0, double out0, double in1,
                                           double out1) const override {
     const bool in_varies = in0 != in1;
-    const bool out_varies = !diagonal_ && out0 != out1;
+    // With one point per row the surface ignores out_channels.
+    const bool out_varies = out0 != out1 && !singleton_rows_;
     if (in_varies && out_varies) return std::nullopt;  // not piecewise linear: no exact bound
     double best = std::min(Estimate(in0, out0), Estimate(in1, out1));
-    const std::vector<double>& axis = out_varies ? out_axis_ : in_axis_;
-    const double lo = out_varies ? std::min(out0, out1) : std::min(in0, in1);
-    const double hi = out_varies ? std::max(out0, out1) : std::max(in0, in1);
-    for (auto it = std::upper_bound(axis.begin(), axis.end(), lo); it != axis.end() && *it < hi;
-         ++it) {
-      best = std::min(best, out_varies ? Estimate(in0, *it) : Estimate(*it, out0));
+    auto scan_breakpoints = [&](const std::vector<double>& axis, double a, double b, auto eval) {
+      const double lo = std::min(a, b), hi = std::max(a, b);
+      for (auto it = std::upper_bound(axis.begin(), axis.end(), lo);
+           it != axis.end() && *it < hi; ++it) {
+        best = std::min(best, eval(*it));
+      }
+    };
+    if (in_varies) {
+      if (!columns_.empty() && !singleton_rows_) {
+        const Cell cell = Locate(rows_[0].out, out0);
+        if (cell.t >= 0 && cell.t <= 1) {
+          // Between two columns: a convex combination of them, bounded by the combination of
+          // their exact minima.
+          const double a = ColumnMinOver(cell.i, in0, in1);
+          if (cell.next == cell.i) return std::min(best, a);
+          const double b = ColumnMinOver(cell.next, in0, in1);
+          return std::min(best, a + (b - a) * cell.t);
+        }
+      }
+      scan_breakpoints(in_axis_, in0, in1, [&](double in) { return Estimate(in, out0); });
+    } else if (out_varies) {
+      const Cell cell = Locate(in_axis_, in0);
+      if (cell.t >= 0 && cell.t <= 1) {
+        // Between two rows (or on one): a convex combination of the rows, so the combination
+        // of each row's exact minimum bounds it, in O(log n) with the rows' range-minimum
+        // tables. Tight where the rows' minima sit at the same end (monotone tables).
+        const double a = rows_[cell.i].MinOver(out0, out1);
+        if (cell.next == cell.i) return std::min(best, a);
+        const double b = rows_[cell.next].MinOver(out0, out1);
+        return std::min(best, a + (b - a) * cell.t);
+      }
+      auto eval = [&](double out) { return Estimate(in0, out); };
+      scan_breakpoints(rows_[cell.i].out, out0, out1, eval);
+      scan_breakpoints(rows_[cell.next].out, out0, out1, eval);
     }
     return best;
   }
 
  private:
-  BilinearInterpolator() = default;
-  double At(size_t i, size_t j) const { return grid_[i * out_axis_.size() + j]; }
+  struct Row {
+    std::vector<double> out;  // sorted
+    std::vector<double> latency;
+    RangeMin minima;
 
-  bool diagonal_ = false;  // depthwise family: one axis, in = out
-  std::vector<double> in_axis_;
-  std::vector<double> out_axis_;
-  std::vector<double> grid_;  // row-major [in][out]
+    double At(double x) const {
+      const Cell cell = Locate(out, x);
+      return latency[cell.i] + (latency[cell.next] - latency[cell.i]) * cell.t;
+    }
+    // The exact minimum of the row over [x0, x1]: at an end or at a node in between.
+    double MinOver(double x0, double x1) const {
+      const double lo = std::min(x0, x1), hi = std::max(x0, x1);
+      const auto [first, end] = Inside(out, lo, hi);
+      return std::min({At(lo), At(hi), minima.Min(first, end)});
+    }
+  };
+
+  // A full grid's column `j` (out = out_axis_[j]) across rows, for bounds along in_channels.
+  struct Column {
+    RangeMin minima;
+  };
+
+  // The exact minimum of column j (piecewise linear in in_channels) over [in0, in1].
+  double ColumnMinOver(size_t j, double in0, double in1) const {
+    const double lo = std::min(in0, in1), hi = std::max(in0, in1);
+    const auto [first, end] = Inside(in_axis_, lo, hi);
+    const double column_out = rows_[0].out[j];
+    return std::min({Estimate(lo, column_out), Estimate(hi, column_out),
+                     columns_[j].minima.Min(first, end)});
+  }
+
+  BilinearInterpolator() = default;
+
+  std::vector<double> in_axis_;  // sorted in_channels values, one per row
+  std::vector<Row> rows_;
+  std::vector<Column> columns_;  // empty unless the table is a full grid
+  bool singleton_rows_ = false;
 };
 
 // scipy's Rbf(x, y, d, function='cubic'): f(p) = sum_j w_j |p - p_j|^3 with A w = d,
@@ -131,9 +228,7 @@ class RbfCubicInterpolator final : public ChannelInterpolator {
     }
     Eigen::PartialPivLU<Eigen::MatrixXd> lu(a);
     self->weights_ = lu.solve(d);
-    const Eigen::VectorXd residuals = a * self->weights_ - d;
-    const double residual = residuals.norm();
-    self->max_residual_ = residuals.cwiseAbs().maxCoeff();
+    const double residual = (a * self->weights_ - d).norm();
     if (!self->weights_.allFinite() || !(residual <= 1e-6 * (1 + d.norm()))) {
       return absl::FailedPreconditionError(absl::StrCat(
           "rbf-cubic fit over ", n, " points is singular (residual ", residual, ")"));
@@ -149,24 +244,12 @@ class RbfCubicInterpolator final : public ChannelInterpolator {
     return sum;
   }
 
-  std::optional<double> SegmentLowerBound(double in0, double out0, double in1,
-                                          double out1) const override {
-    if (constant_) return *constant_;
-    // Along p(t) = p0 + t e (|e| = 1, t in [0, L]), g(t) = f(p(t)) has |g''| <= K with
-    // K = sum_j |w_j| 6 max_t |p(t) - p_j| (the Hessian of |v|^3 has norm <= 6|v|; the
-    // distance to a point is largest at a segment end). A C^2 function lies at most K L^2 / 8
-    // below the chord between its ends.
-    const double length = std::hypot(in1 - in0, out1 - out0);
-    double k = 0;
-    const Eigen::Index n = weights_.size();
-    for (Eigen::Index j = 0; j < n; ++j) {
-      const double r0 = std::hypot(in0 - in_[j], out0 - out_[j]);
-      const double r1 = std::hypot(in1 - in_[j], out1 - out_[j]);
-      k += std::abs(weights_[j]) * 6 * std::max(r0, r1);
-    }
-    // The surface misses the table's own values by at most the solve's residual.
-    return std::min(Estimate(in0, out0), Estimate(in1, out1)) - k * length * length / 8 -
-           max_residual_;
+  // No useful certificate: a curvature bound (|g''| <= 6 sum_j |w_j| r_j along a segment)
+  // is valid but, with the large alternating weights a cubic RBF fits to measured (noisy)
+  // tables, far too loose to skip any candidate, and it costs three evaluations. Searches
+  // evaluate rbf-cubic estimates instead.
+  std::optional<double> SegmentLowerBound(double, double, double, double) const override {
+    return std::nullopt;
   }
 
  private:
@@ -177,7 +260,6 @@ class RbfCubicInterpolator final : public ChannelInterpolator {
   }
 
   std::optional<double> constant_;
-  double max_residual_ = 0;
   Eigen::VectorXd in_;
   Eigen::VectorXd out_;
   Eigen::VectorXd weights_;

@@ -28,16 +28,17 @@ class ChannelInterpolator {
   virtual double Estimate(double in, double out) const = 0;
 
   // A lower bound of Estimate over the segment from (in0, out0) to (in1, out1), or nullopt
-  // when no useful bound exists.
+  // when no useful bound exists (rbf-cubic).
   virtual std::optional<double> SegmentLowerBound(double in0, double out0, double in1,
                                                   double out1) const = 0;
 };
 
 // Fits `method` to a family's points (at least one). The fit is the expensive, one-time part:
 // callers cache the result per family.
-//  - kBilinear needs a full grid (every in value of the table with every out value); depthwise
-//    families (in = out) interpolate along their single channel axis. An axis with one value is
-//    constant. InvalidArgument names a missing grid point.
+//  - kBilinear: linear along out_channels within each in_channels row of the table, then
+//    linear across rows; bilinear on a full grid, and well defined on the union of several
+//    layers' grids a family collects. Linear beyond the ends; an axis with one value is
+//    constant. Depthwise families (in = out) interpolate along their channel count.
 //  - kRbfCubic reproduces scipy.interpolate.Rbf(in, out, latency, function='cubic'):
 //    phi(r) = r^3, Euclidean distance in channel units, no polynomial term, smooth = 0, a dense
 //    LU solve. O(n^3) time and O(n^2) memory in the family's n points (9216 points, 680 MB,

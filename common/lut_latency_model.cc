@@ -1,6 +1,7 @@
 #include "common/lut_latency_model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -24,8 +25,12 @@ absl::StatusOr<std::shared_ptr<const ChannelInterpolator>> LutLatencyModel::Inte
   }
   // Fitting can take seconds: never under the lock. Two threads may fit the same family at
   // once; the first result is kept, both are identical.
+  // Wall time for the statistics only; nothing depends on it.
+  const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<ChannelInterpolator>> fitted =
       FitInterpolator(policy_.interpolation, points);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!fitted.ok()) {
     return absl::Status(fitted.status().code(),
                         absl::StrCat(family.representative.DebugString(), " family: ",
@@ -33,6 +38,10 @@ absl::StatusOr<std::shared_ptr<const ChannelInterpolator>> LutLatencyModel::Inte
   }
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = fitted_.try_emplace(family, std::move(*fitted));
+  if (inserted) {
+    ++fit_stats_.families;
+    fit_stats_.seconds += seconds;
+  }
   return it->second;
 }
 
@@ -83,6 +92,11 @@ absl::Status LutLatencyModel::Prefit(const std::vector<LayerShape>& shapes) {
     NETADAPT_RETURN_IF_ERROR(Interpolator(LayerFamily::Of(shape)).status());
   }
   return absl::OkStatus();
+}
+
+LutLatencyModel::FitStats LutLatencyModel::fit_stats() const {
+  absl::MutexLock lock(&mu_);
+  return fit_stats_;
 }
 
 LatencyTable LutLatencyModel::Snapshot() const {

@@ -50,8 +50,9 @@ class LutLatencyModel final : public ResourceModel {
   LutLatencyModel(LatencyTable table, MissPolicy policy);
 
   absl::StatusOr<double> LayerCost(const LayerShape& shape) override;
-  // Exact minimum for bilinear interpolation along one channel axis; a curvature bound for
-  // rbf-cubic; nullopt when misses are measured (unknown until measured) or fail.
+  // The exact minimum of bilinear interpolation along one channel axis (less a 1e-9 relative
+  // margin); nullopt for rbf-cubic (no useful bound), and when misses are measured (unknown
+  // until measured) or fail.
   std::optional<double> LowerBound(const LayerShape& lo, const LayerShape& hi) override;
 
   // Fits the interpolators of the families of `shapes` now (the one-time cost), so callers
@@ -60,6 +61,13 @@ class LutLatencyModel final : public ResourceModel {
 
   // A copy of the table (with measured entries added).
   LatencyTable Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // What interpolation has cost so far: families fitted and the wall time spent fitting.
+  struct FitStats {
+    int families = 0;
+    double seconds = 0;
+  };
+  FitStats fit_stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   absl::StatusOr<std::shared_ptr<const ChannelInterpolator>> Interpolator(
@@ -70,6 +78,7 @@ class LutLatencyModel final : public ResourceModel {
   LatencyTable table_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<LayerFamily, std::shared_ptr<const ChannelInterpolator>> fitted_
       ABSL_GUARDED_BY(mu_);
+  FitStats fit_stats_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace netadapt::common

@@ -108,18 +108,26 @@ absl::StatusOr<TensorShape> PoolOutput(const LayerErrors& err, const Layer& l,
                      WindowOutput(in.width, l.kernel.w, l.stride.w, l.padding.w, l.ceil_mode)};
 }
 
+// `flattened`: a flatten came earlier, so the tensor is [batch, features]. Spatial ops need
+// [batch, C, H, W] and linear needs [batch, features], as PyTorch's modules do.
 absl::StatusOr<TensorShape> LayerOutput(const LayerErrors& err, const Layer& l,
-                                        const TensorShape& in) {
+                                        const TensorShape& in, bool flattened) {
+  const bool spatial = l.op == LayerOp::kConv2d || l.op == LayerOp::kBatchNorm2d ||
+                       l.op == LayerOp::kMaxPool2d || l.op == LayerOp::kAvgPool2d ||
+                       l.op == LayerOp::kAdaptiveAvgPool2d || l.op == LayerOp::kFlatten;
+  if (spatial && flattened) {
+    return err.Error("op", "needs a [C, H, W] input but comes after flatten");
+  }
+  if (l.op == LayerOp::kLinear && !flattened) {
+    return err.Error("input", absl::StrCat("is [", in.channels, ", ", in.height, ", ", in.width,
+                                           "]; add a flatten layer before linear"));
+  }
   switch (l.op) {
     case LayerOp::kConv2d:
       return ConvOutput(err, l, in);
     case LayerOp::kLinear:
       if (auto s = err.RequirePositive("in_channels", l.in_channels); !s.ok()) return s;
       if (auto s = err.RequirePositive("out_channels", l.out_channels); !s.ok()) return s;
-      if (in.height != 1 || in.width != 1) {
-        return err.Error("input", absl::StrCat("is [", in.channels, ", ", in.height, ", ",
-                                               in.width, "]; add a flatten layer before linear"));
-      }
       if (auto s = err.RequireInputChannels("in_channels", l.in_channels, in); !s.ok()) return s;
       return TensorShape{l.out_channels, 1, 1};
     case LayerOp::kBatchNorm2d:
@@ -271,6 +279,7 @@ absl::StatusOr<std::vector<TensorShape>> InferShapes(const NetworkDef& network) 
   shapes.reserve(network.layers.size());
   absl::flat_hash_set<absl::string_view> names;
   TensorShape current = input;
+  bool flattened = false;
   for (size_t i = 0; i < network.layers.size(); ++i) {
     const Layer& layer = network.layers[i];
     const LayerErrors err(static_cast<int>(i), layer);
@@ -278,8 +287,9 @@ absl::StatusOr<std::vector<TensorShape>> InferShapes(const NetworkDef& network) 
     if (!names.insert(layer.name).second) {
       return err.Error("name", absl::StrCat("'", layer.name, "' is used by an earlier layer"));
     }
-    absl::StatusOr<TensorShape> out = LayerOutput(err, layer, current);
+    absl::StatusOr<TensorShape> out = LayerOutput(err, layer, current, flattened);
     if (!out.ok()) return out.status();
+    flattened |= layer.op == LayerOp::kFlatten;
     if (auto s = err.RequireNonEmptyOutput(*out); !s.ok()) return s;
     current = *out;
     shapes.push_back(current);

@@ -111,7 +111,8 @@ struct NetworkDef {
 // layers[i]). InvalidArgument names the layer index, its name, the field and the problem, e.g.
 // "layers[3] (features.3): in_channels is 32 but the previous layer outputs 64 channels".
 // Rejected: an empty network, unknown or duplicate names, non-positive sizes, mismatched
-// channels, groups that do not divide the channels, a shape that goes to zero.
+// channels, groups that do not divide the channels, a shape that goes to zero, a linear layer
+// before flatten and a spatial layer (conv, batchnorm, pool, flatten) after it.
 absl::StatusOr<std::vector<TensorShape>> InferShapes(const NetworkDef& network);
 
 // InferShapes, for callers that only need the verdict.

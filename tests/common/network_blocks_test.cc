@@ -1,1 +1,216 @@
+#include "common/network_blocks.h"
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/zoo.h"
+#include "tests/testing/status_matchers.h"
+
+namespace netadapt::common {
+namespace {
+
+using ::netadapt::testing::IsOk;
+using ::netadapt::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+
+using Kind = BlockDependent::Kind;
+
+// The names of the blocks' layers, in block order.
+std::vector<std::string> BlockNames(const NetworkDef& net, const std::vector<Block>& blocks) {
+  std::vector<std::string> names;
+  for (const Block& block : blocks) names.push_back(net.layers[block.layer_index].name);
+  return names;
+}
+
+// The block whose layer is called `name`, or nullptr.
+const Block* FindBlock(const NetworkDef& net, const std::vector<Block>& blocks,
+                       const std::string& name) {
+  for (const Block& block : blocks) {
+    if (net.layers[block.layer_index].name == name) return &block;
+  }
+  return nullptr;
+}
+
+TEST(FindBlocksTest, AlexNetHasSevenBlocks) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(NetworkDef net, ZooNetwork("alexnet", ZooOptions{}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
+  // classifier.6 outputs the classes: it is not a block.
+  EXPECT_THAT(BlockNames(net, blocks),
+              ElementsAre("features.0", "features.3", "features.6", "features.8", "features.10",
+                          "classifier.1", "classifier.4"));
+
+  // Between two convs only ReLUs and pools: the consumer is the only dependent.
+  const Block* first = FindBlock(net, blocks, "features.0");
+  ASSERT_NE(first, nullptr);
+  ASSERT_EQ(first->dependents.size(), 1u);
+  EXPECT_EQ(first->dependents[0].kind, Kind::kConsumer);
+  EXPECT_EQ(first->ConsumerIndex(), net.FindLayer("features.3"));
+  EXPECT_EQ(first->dependents[0].features_per_channel, 1);
+
+  // The last conv feeds the first linear layer through a 6x6 adaptive pool and a flatten.
+  const Block* last_conv = FindBlock(net, blocks, "features.10");
+  ASSERT_NE(last_conv, nullptr);
+  ASSERT_EQ(last_conv->dependents.size(), 1u);
+  EXPECT_EQ(last_conv->ConsumerIndex(), net.FindLayer("classifier.1"));
+  EXPECT_EQ(last_conv->dependents.back().kind, Kind::kConsumer);
+  EXPECT_EQ(last_conv->dependents.back().features_per_channel, 36);
+
+  const Block* hidden = FindBlock(net, blocks, "classifier.4");
+  ASSERT_NE(hidden, nullptr);
+  EXPECT_EQ(hidden->ConsumerIndex(), net.FindLayer("classifier.6"));
+  EXPECT_EQ(hidden->dependents.back().features_per_channel, 1);
+}
+
+TEST(FindBlocksTest, MobileNetBlocksAreTheFirstConvAndThePointwiseConvs) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(NetworkDef net, ZooNetwork("mobilenet", ZooOptions{}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
+  std::vector<std::string> expected = {"model.0.0"};
+  for (int k = 1; k <= 13; ++k) expected.push_back(absl::StrCat("model.", k, ".3"));
+  EXPECT_THAT(BlockNames(net, blocks), ElementsAreArray(expected));
+}
+
+// A conv's width runs through its batchnorm, the next depthwise conv and that conv's batchnorm
+// before it reaches the next pointwise conv.
+TEST(FindBlocksTest, MobileNetDependentsFollowTheDepthwiseConv) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(NetworkDef net, ZooNetwork("mobilenet", ZooOptions{}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
+  ASSERT_EQ(blocks.size(), 14u);
+
+  const Block& first = blocks[0];
+  EXPECT_EQ(first.layer_index, net.FindLayer("model.0.0"));
+  ASSERT_EQ(first.dependents.size(), 4u);
+  EXPECT_EQ(first.dependents[0].layer_index, net.FindLayer("model.0.1"));
+  EXPECT_EQ(first.dependents[0].kind, Kind::kBatchNorm);
+  EXPECT_EQ(first.dependents[1].layer_index, net.FindLayer("model.1.0"));
+  EXPECT_EQ(first.dependents[1].kind, Kind::kDepthwiseConv);
+  EXPECT_EQ(first.dependents[2].layer_index, net.FindLayer("model.1.1"));
+  EXPECT_EQ(first.dependents[2].kind, Kind::kBatchNorm);
+  EXPECT_EQ(first.dependents[3].layer_index, net.FindLayer("model.1.3"));
+  EXPECT_EQ(first.dependents[3].kind, Kind::kConsumer);
+  EXPECT_EQ(first.dependents[3].features_per_channel, 1);
+
+  // Every pointwise block but the last has the same pattern, one stage further on.
+  for (int k = 1; k <= 12; ++k) {
+    SCOPED_TRACE(absl::StrCat("model.", k, ".3"));
+    const Block& block = blocks[k];
+    EXPECT_EQ(block.layer_index, net.FindLayer(absl::StrCat("model.", k, ".3")));
+    ASSERT_EQ(block.dependents.size(), 4u);
+    const std::string next = absl::StrCat("model.", k + 1, ".");
+    EXPECT_EQ(block.dependents[0].layer_index, net.FindLayer(absl::StrCat("model.", k, ".4")));
+    EXPECT_EQ(block.dependents[0].kind, Kind::kBatchNorm);
+    EXPECT_EQ(block.dependents[1].layer_index, net.FindLayer(next + "0"));
+    EXPECT_EQ(block.dependents[1].kind, Kind::kDepthwiseConv);
+    EXPECT_EQ(block.dependents[2].layer_index, net.FindLayer(next + "1"));
+    EXPECT_EQ(block.dependents[2].kind, Kind::kBatchNorm);
+    EXPECT_EQ(block.ConsumerIndex(), net.FindLayer(next + "3"));
+  }
+
+  // The last pointwise conv feeds fc through the average pool and flatten (1x1 map).
+  const Block& last = blocks.back();
+  EXPECT_EQ(last.layer_index, net.FindLayer("model.13.3"));
+  ASSERT_EQ(last.dependents.size(), 2u);
+  EXPECT_EQ(last.dependents[0].layer_index, net.FindLayer("model.13.4"));
+  EXPECT_EQ(last.dependents[0].kind, Kind::kBatchNorm);
+  EXPECT_EQ(last.ConsumerIndex(), net.FindLayer("fc"));
+  EXPECT_EQ(last.dependents[1].kind, Kind::kConsumer);
+  EXPECT_EQ(last.dependents[1].features_per_channel, 1);
+}
+
+TEST(FindBlocksTest, HelloWorldLastConvOutputsTheClasses) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(NetworkDef net, ZooNetwork("helloworld", ZooOptions{}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
+  EXPECT_THAT(BlockNames(net, blocks), ElementsAre("features.0", "features.2", "features.4"));
+  EXPECT_EQ(blocks.back().ConsumerIndex(), net.FindLayer("features.6"));
+}
+
+TEST(FindBlocksTest, Vgg16HasThirteenConvAndTwoLinearBlocks) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(NetworkDef net, ZooNetwork("vgg16", ZooOptions{}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
+  ASSERT_EQ(blocks.size(), 15u);
+  for (size_t b = 0; b < 13; ++b) {
+    EXPECT_EQ(net.layers[blocks[b].layer_index].op, LayerOp::kConv2d) << b;
+  }
+  EXPECT_EQ(net.layers[blocks[13].layer_index].name, "classifier.0");
+  EXPECT_EQ(net.layers[blocks[14].layer_index].name, "classifier.3");
+  // The last conv reaches classifier.0 through a 7x7 adaptive pool.
+  EXPECT_EQ(blocks[12].ConsumerIndex(), net.FindLayer("classifier.0"));
+  EXPECT_EQ(blocks[12].dependents.back().features_per_channel, 49);
+}
+
+// A conv feeding a grouped (not depthwise) conv is not prunable on its own; the grouped conv
+// itself is not a candidate either.
+TEST(FindBlocksTest, ConvFeedingGroupedConvIsNotABlock) {
+  NetworkDef net;
+  net.input = {3, 8, 8};
+  net.layers = {
+      Layer::Conv2d("conv", 3, 8, {3, 3}, {1, 1}, {1, 1}),
+      Layer::Conv2d("grouped", 8, 8, {3, 3}, {1, 1}, {1, 1}, /*groups=*/2),
+      Layer::Conv2d("pointwise", 8, 16, {1, 1}),
+      Layer::Conv2d("out", 16, 4, {1, 1}),
+  };
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
+  EXPECT_THAT(BlockNames(net, blocks), ElementsAre("pointwise"));
+}
+
+TEST(FindBlocksTest, RejectsInvalidNetwork) {
+  NetworkDef net;
+  net.input = {3, 8, 8};
+  net.layers = {Layer::Conv2d("conv", 4, 8, {3, 3})};
+  EXPECT_THAT(FindBlocks(net), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Resizing any block of any zoo model to any width keeps the network valid, and the block and
+// its dependents take the new width.
+TEST(WithBlockWidthTest, EveryZooBlockStaysValidAtNewWidths) {
+  for (const std::string& name : ZooNames()) {
+    NETADAPT_ASSERT_OK_AND_ASSIGN(NetworkDef net, ZooNetwork(name, ZooOptions{}));
+    NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
+    ASSERT_FALSE(blocks.empty()) << name;
+    for (const Block& block : blocks) {
+      for (int width : {8, 3, 1}) {
+        SCOPED_TRACE(absl::StrCat(name, " ", net.layers[block.layer_index].name, " width ",
+                                  width));
+        const NetworkDef resized = WithBlockWidth(net, block, width);
+        EXPECT_THAT(Validate(resized), IsOk());
+        EXPECT_EQ(resized.layers[block.layer_index].out_channels, width);
+        for (const BlockDependent& dep : block.dependents) {
+          const Layer& layer = resized.layers[dep.layer_index];
+          switch (dep.kind) {
+            case Kind::kBatchNorm:
+              EXPECT_EQ(layer.num_features, width);
+              break;
+            case Kind::kDepthwiseConv:
+              EXPECT_EQ(layer.in_channels, width);
+              EXPECT_EQ(layer.out_channels, width);
+              EXPECT_EQ(layer.groups, width);
+              break;
+            case Kind::kConsumer:
+              EXPECT_EQ(layer.in_channels, width * dep.features_per_channel);
+              break;
+          }
+        }
+        // The original is left alone.
+        EXPECT_NE(net.layers[block.layer_index].out_channels, width);
+      }
+    }
+  }
+}
+
+// Only the block's own layers change.
+TEST(WithBlockWidthTest, LeavesOtherLayersUnchanged) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(NetworkDef net, ZooNetwork("alexnet", ZooOptions{}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
+  const Block& features3 = blocks[1];
+  const NetworkDef resized = WithBlockWidth(net, features3, 100);
+  EXPECT_EQ(WidthsString(resized), "64 100 384 256 256 4096 4096 10");
+  EXPECT_EQ(resized.layers[net.FindLayer("features.6")].in_channels, 100);
+  EXPECT_EQ(resized.layers[net.FindLayer("features.3")].in_channels, 64);
+}
+
+}  // namespace
+}  // namespace netadapt::common
