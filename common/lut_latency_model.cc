@@ -74,7 +74,12 @@ absl::StatusOr<double> LutLatencyModel::LayerCost(const LayerShape& shape) {
 }
 
 std::optional<double> LutLatencyModel::LowerBound(const LayerShape& lo, const LayerShape& hi) {
-  if (policy_.kind != MissPolicy::Kind::kInterpolate) return std::nullopt;
+  // rbf-cubic certifies nothing; asking would also fit the family (seconds to minutes) even
+  // when every candidate is a table hit.
+  if (policy_.kind != MissPolicy::Kind::kInterpolate ||
+      policy_.interpolation != Interpolation::kBilinear) {
+    return std::nullopt;
+  }
   absl::StatusOr<std::shared_ptr<const ChannelInterpolator>> interpolator =
       Interpolator(LayerFamily::Of(lo));
   if (!interpolator.ok()) return std::nullopt;

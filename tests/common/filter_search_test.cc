@@ -121,6 +121,21 @@ std::vector<double> Targets(const NetworkDef& net, int block, ResourceModel& mod
   return targets;
 }
 
+// Checks every block of `net` at every target of Targets(); returns the problems checked.
+int CheckEveryBlock(const NetworkDef& net, ResourceModel& model, int step, std::mt19937& rng,
+                    int trial) {
+  int problems = 0;
+  const int blocks = static_cast<int>(FindBlocks(net)->size());
+  for (int block = 0; block < blocks; ++block) {
+    for (double target : Targets(net, block, model, step, rng)) {
+      ExpectStrategiesAgree(net, block, target, model, step,
+                            absl::StrCat("trial ", trial, " block ", block, " target ", target));
+      ++problems;
+    }
+  }
+  return problems;
+}
+
 TEST(FilterSearchPropertyTest, ExactEqualsLinearOnRandomNonMonotoneSyntheticModels) {
   std::mt19937 rng(20261129);
   int problems = 0;
@@ -132,14 +147,7 @@ TEST(FilterSearchPropertyTest, ExactEqualsLinearOnRandomNonMonotoneSyntheticMode
     synthetic.noise = std::uniform_real_distribution<double>(0.0, 0.9)(rng);
     SyntheticLatencyModel model(synthetic);
     const int step = trial % 3 == 0 ? 4 : 8;
-    const int blocks = static_cast<int>(FindBlocks(net)->size());
-    for (int block = 0; block < blocks; ++block) {
-      for (double target : Targets(net, block, model, step, rng)) {
-        ExpectStrategiesAgree(net, block, target, model, step,
-                              absl::StrCat("trial ", trial, " block ", block, " target ", target));
-        ++problems;
-      }
-    }
+    problems += CheckEveryBlock(net, model, step, rng, trial);
   }
   EXPECT_GT(problems, 2000);
 }
@@ -156,14 +164,7 @@ TEST(FilterSearchPropertyTest, ExactEqualsLinearOnRandomLutsWithBilinearInterpol
     const LutGrid grid{trial % 2 == 0 ? 8 : 16, trial % 2 == 0 ? 16 : 32};
     NETADAPT_ASSERT_OK_AND_ASSIGN(LatencyTable table, BuildSyntheticTable(net, {}, grid, synthetic));
     LutLatencyModel model(std::move(table), MissPolicy::Interpolate(Interpolation::kBilinear));
-    const int blocks = static_cast<int>(FindBlocks(net)->size());
-    for (int block = 0; block < blocks; ++block) {
-      for (double target : Targets(net, block, model, 8, rng)) {
-        ExpectStrategiesAgree(net, block, target, model, 8,
-                              absl::StrCat("trial ", trial, " block ", block, " target ", target));
-        ++problems;
-      }
-    }
+    problems += CheckEveryBlock(net, model, 8, rng, trial);
   }
   EXPECT_GT(problems, 500);
 }
@@ -179,14 +180,7 @@ TEST(FilterSearchPropertyTest, ExactEqualsLinearOnRandomLutsWithRbfCubicInterpol
     NETADAPT_ASSERT_OK_AND_ASSIGN(LatencyTable table,
                                   BuildSyntheticTable(net, {}, LutGrid{16, 32}, synthetic));
     LutLatencyModel model(std::move(table), MissPolicy::Interpolate(Interpolation::kRbfCubic));
-    const int blocks = static_cast<int>(FindBlocks(net)->size());
-    for (int block = 0; block < blocks; ++block) {
-      for (double target : Targets(net, block, model, 8, rng)) {
-        ExpectStrategiesAgree(net, block, target, model, 8,
-                              absl::StrCat("trial ", trial, " block ", block, " target ", target));
-        ++problems;
-      }
-    }
+    problems += CheckEveryBlock(net, model, 8, rng, trial);
   }
   EXPECT_GT(problems, 200);
 }
@@ -194,16 +188,12 @@ TEST(FilterSearchPropertyTest, ExactEqualsLinearOnRandomLutsWithRbfCubicInterpol
 TEST(FilterSearchPropertyTest, ExactEqualsLinearOnFlops) {
   std::mt19937 rng(3);
   AnalyticResourceModel model(ResourceType::kFlops);
+  int problems = 0;
   for (int trial = 0; trial < 200; ++trial) {
     const NetworkDef net = RandomNetwork(rng);
-    const int blocks = static_cast<int>(FindBlocks(net)->size());
-    for (int block = 0; block < blocks; ++block) {
-      for (double target : Targets(net, block, model, 8, rng)) {
-        ExpectStrategiesAgree(net, block, target, model, 8,
-                              absl::StrCat("trial ", trial, " block ", block));
-      }
-    }
+    problems += CheckEveryBlock(net, model, 8, rng, trial);
   }
+  EXPECT_GT(problems, 1000);
 }
 
 // A model that prices only the first conv, from a table indexed by its output count: the
