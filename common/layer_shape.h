@@ -26,10 +26,7 @@ struct LayerShape {
   std::string dtype = "float32";
   bool bias = true;
 
-  bool IsDepthwise() const {
-    return op == LayerOp::kConv2d && groups > 1 && groups == in_channels &&
-           out_channels == in_channels;
-  }
+  bool IsDepthwise() const { return IsDepthwiseConv(op, in_channels, out_channels, groups); }
   // Output spatial size (PyTorch's rule, dilation 1).
   Pair Output() const;
   // Multiply-accumulates of one forward pass at this batch.

@@ -91,14 +91,6 @@ std::optional<double> LutLatencyModel::LowerBound(const LayerShape& lo, const La
   return *bound - 1e-9 * std::abs(*bound);
 }
 
-absl::Status LutLatencyModel::Prefit(const std::vector<LayerShape>& shapes) {
-  if (policy_.kind != MissPolicy::Kind::kInterpolate) return absl::OkStatus();
-  for (const LayerShape& shape : shapes) {
-    NETADAPT_RETURN_IF_ERROR(Interpolator(LayerFamily::Of(shape)).status());
-  }
-  return absl::OkStatus();
-}
-
 LutLatencyModel::FitStats LutLatencyModel::fit_stats() const {
   absl::MutexLock lock(&mu_);
   return fit_stats_;

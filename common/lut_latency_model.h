@@ -55,10 +55,6 @@ class LutLatencyModel final : public ResourceModel {
   // until measured) or fail.
   std::optional<double> LowerBound(const LayerShape& lo, const LayerShape& hi) override;
 
-  // Fits the interpolators of the families of `shapes` now (the one-time cost), so callers
-  // can time the fit apart from lookups. No-op unless the policy interpolates.
-  absl::Status Prefit(const std::vector<LayerShape>& shapes) ABSL_LOCKS_EXCLUDED(mu_);
-
   // A copy of the table (with measured entries added).
   LatencyTable Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
 

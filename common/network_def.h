@@ -29,6 +29,13 @@ absl::string_view LayerOpName(LayerOp op);
 // Parses an op name; InvalidArgument listing the known ops when `name` is none of them.
 absl::StatusOr<LayerOp> ParseLayerOp(absl::string_view name);
 
+// A conv with one filter per input channel (groups == in == out > 1). Its width is tied to the
+// previous layer's output, so it is never a block of its own.
+inline bool IsDepthwiseConv(LayerOp op, int in_channels, int out_channels, int groups) {
+  return op == LayerOp::kConv2d && groups > 1 && groups == in_channels &&
+         out_channels == in_channels;
+}
+
 // A (height, width) pair: kernel sizes, strides, paddings, output sizes.
 struct Pair {
   int h = 0;
@@ -73,12 +80,7 @@ struct Layer {
   // dropout.
   double p = 0.5;
 
-  // A conv with one filter per input channel (groups == in == out > 1). Its width is tied to
-  // the previous layer's output, so it is never a block of its own.
-  bool IsDepthwise() const {
-    return op == LayerOp::kConv2d && groups > 1 && groups == in_channels &&
-           out_channels == in_channels;
-  }
+  bool IsDepthwise() const { return IsDepthwiseConv(op, in_channels, out_channels, groups); }
   // Layers that have weights and a latency of their own: conv2d and linear.
   bool IsWeighted() const { return op == LayerOp::kConv2d || op == LayerOp::kLinear; }
 
