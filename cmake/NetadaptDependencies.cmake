@@ -30,5 +30,15 @@ netadapt_require(spdlog_FOUND "libspdlog-dev" "spdlog")
 find_package(Eigen3 CONFIG QUIET)
 netadapt_require(Eigen3_FOUND "libeigen3-dev" "Eigen 3")
 
+find_package(ZLIB QUIET)
+netadapt_require(ZLIB_FOUND "zlib1g-dev" "zlib (reads .gz datasets)")
+
+find_package(OpenSSL QUIET COMPONENTS Crypto)
+netadapt_require(OpenSSL_FOUND "libssl-dev" "OpenSSL libcrypto (sha256 of checkpoints and artifacts)")
+
+# LibTorch: only common/torch/ and the torch tests/benchmarks link it (STYLE.md section 10).
+find_package(Torch CONFIG QUIET)
+netadapt_require(Torch_FOUND "libtorch-dev" "LibTorch")
+
 find_package(GTest CONFIG QUIET)
 netadapt_require(GTest_FOUND "libgtest-dev libgmock-dev" "GoogleTest")

@@ -10,7 +10,11 @@ packages=(
   # RPC and serialisation
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # base libraries
-  libabsl-dev libspdlog-dev libeigen3-dev
+  libabsl-dev libspdlog-dev libeigen3-dev zlib1g-dev libssl-dev
+  # compute engine (CPU build; the worker image brings a CUDA LibTorch)
+  libtorch-dev
+  # demo and test data; python3-torch writes the state_dict files the import tests read
+  dataset-fashion-mnist python3-torch
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
 )
