@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "common/filter_search.h"
 #include "common/latency_table.h"
 #include "common/lut_grid.h"
@@ -79,8 +80,7 @@ void SearchAllBlocks(const common::NetworkDef& net, double target, common::Resou
   row.met.clear();
   row.resource_computations = row.layer_lookups = row.bound_queries = 0;
   const common::BlockSearch search = OrDie(common::BlockSearch::Create(net, options));
-  for (int b = 0; b < search.num_blocks(); ++b) {
-    common::SearchResult r = OrDie(search.SimplifyBlock(b, target, model));
+  for (const common::SearchResult& r : OrDie(search.SimplifyAllBlocks(target, model))) {
     row.choices.push_back(r.width);
     row.met.push_back(r.meets_target);
     row.resource_computations += r.stats.resource_computations;
@@ -214,6 +214,7 @@ void PrintJson(const std::vector<Row>& rows) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::vector<netadapt::Row> rows;
   for (absl::string_view name : absl::StrSplit(absl::GetFlag(FLAGS_networks), ',')) {
     netadapt::RunNetwork(std::string(name), rows);

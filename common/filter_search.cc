@@ -38,6 +38,9 @@ struct Problem {
   const SearchOptions& options;
   CountingModel& model;
   SearchStats& stats;
+  // kExact: costs of layers at their unchanged shapes, filled on first use and shared by the
+  // blocks of one SimplifyAllBlocks call.
+  std::vector<std::optional<double>>& base_costs;
 };
 
 // The whole-network resource of candidate `i`, recomputed from scratch as the original does.
@@ -111,7 +114,11 @@ class ExactSearch {
     costs_.assign(layers_.size(), 0);
     for (size_t j = 0; j < layers_.size(); ++j) {
       if (touched_[j] != Touch::kNone) continue;
-      NETADAPT_ASSIGN_OR_RETURN(costs_[j], p_.model.LayerCost(layers_[j].shape));
+      std::optional<double>& base = p_.base_costs[j];
+      if (!base) {
+        NETADAPT_ASSIGN_OR_RETURN(base, p_.model.LayerCost(layers_[j].shape));
+      }
+      costs_[j] = *base;
     }
 
     const int last = static_cast<int>(p_.candidates.size()) - 1;
@@ -230,6 +237,7 @@ absl::StatusOr<SearchStrategy> ParseSearchStrategy(absl::string_view name) {
 std::vector<int> CandidateWidths(int width, int step) {
   if (width < step) return {width};
   std::vector<int> candidates;
+  candidates.reserve(width / step);
   for (int c = width / step * step; c >= step; c -= step) candidates.push_back(c);
   return candidates;
 }
@@ -245,8 +253,13 @@ absl::StatusOr<BlockSearch> BlockSearch::Create(const NetworkDef& network,
         absl::StrCat("binary_threshold must be positive, got ", options.binary_threshold));
   }
   BlockSearch search;
-  NETADAPT_ASSIGN_OR_RETURN(search.blocks_, FindBlocks(network));
-  NETADAPT_ASSIGN_OR_RETURN(search.layers_, CostedLayers(network, options.context));
+  NETADAPT_ASSIGN_OR_RETURN(std::vector<TensorShape> shapes, InferShapes(network));
+  search.blocks_ = FindBlocks(network, shapes);
+  search.layers_ = CostedLayers(network, shapes, options.context);
+  for (const Block& block : search.blocks_) {
+    search.candidates_.push_back(
+        CandidateWidths(network.layers[block.layer_index].out_channels, options.channel_step));
+  }
   search.network_ = network;
   search.options_ = options;
   return search;
@@ -254,23 +267,40 @@ absl::StatusOr<BlockSearch> BlockSearch::Create(const NetworkDef& network,
 
 absl::StatusOr<SearchResult> BlockSearch::SimplifyBlock(int block, double target,
                                                         ResourceModel& model) const {
-  if (!std::isfinite(target)) {
-    return absl::InvalidArgumentError(absl::StrCat("target must be finite, got ", target));
-  }
   if (block < 0 || block >= num_blocks()) {
     return absl::InvalidArgumentError(absl::StrCat("block ", block, " is out of range: ",
                                                    network_.name, " has ", num_blocks(),
                                                    " blocks"));
   }
+  BaseCosts base_costs(layers_.size());
+  return Search(block, target, model, base_costs);
+}
+
+absl::StatusOr<std::vector<SearchResult>> BlockSearch::SimplifyAllBlocks(
+    double target, ResourceModel& model) const {
+  BaseCosts base_costs(layers_.size());
+  std::vector<SearchResult> results;
+  results.reserve(blocks_.size());
+  for (int block = 0; block < num_blocks(); ++block) {
+    NETADAPT_ASSIGN_OR_RETURN(SearchResult result, Search(block, target, model, base_costs));
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+absl::StatusOr<SearchResult> BlockSearch::Search(int block, double target, ResourceModel& model,
+                                                 BaseCosts& base_costs) const {
+  if (!std::isfinite(target)) {
+    return absl::InvalidArgumentError(absl::StrCat("target must be finite, got ", target));
+  }
   const Block& chosen_block = blocks_[block];
-  const std::vector<int> candidates = CandidateWidths(
-      network_.layers[chosen_block.layer_index].out_channels, options_.channel_step);
+  const std::vector<int>& candidates = candidates_[block];
 
   SearchResult result;
   result.block = block;
   CountingModel counting(model, result.stats);
-  const Problem problem{network_, layers_,  chosen_block, candidates,
-                        target,   options_, counting,     result.stats};
+  const Problem problem{network_, layers_,  chosen_block, candidates, target,
+                        options_, counting, result.stats, base_costs};
   absl::StatusOr<std::pair<int, double>> found;
   switch (options_.strategy) {
     case SearchStrategy::kLinear:
@@ -287,8 +317,11 @@ absl::StatusOr<SearchResult> BlockSearch::SimplifyBlock(int block, double target
   result.width = candidates[found->first];
   result.resource = found->second;
   result.meets_target = result.resource < target;
-  result.network = WithBlockWidth(network_, chosen_block, result.width);
   return result;
+}
+
+NetworkDef BlockSearch::SimplifiedNetwork(const SearchResult& result) const {
+  return WithBlockWidth(network_, blocks_[result.block], result.width);
 }
 
 absl::StatusOr<SearchResult> SimplifyBlock(const NetworkDef& network, int block, double target,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <cstdint>
 #include "absl/strings/string_view.h"
 #include <vector>
@@ -43,7 +44,6 @@ struct SearchResult {
   int width = 0;             // the block's new output count
   double resource = 0;       // the simplified network's resource
   bool meets_target = false; // false: no candidate is below the target; `width` is the smallest
-  NetworkDef network;        // the simplified network
   SearchStats stats;
 };
 
@@ -75,13 +75,31 @@ class BlockSearch {
   absl::StatusOr<SearchResult> SimplifyBlock(int block, double target,
                                              ResourceModel& model) const;
 
+  // SimplifyBlock for every block with one target: one NetAdapt iteration's searches.
+  // Results equal SimplifyBlock's one by one. kExact costs each layer's unchanged shape once
+  // for all blocks instead of once per block; those shared lookups are counted in result[0]'s
+  // stats.
+  absl::StatusOr<std::vector<SearchResult>> SimplifyAllBlocks(double target,
+                                                              ResourceModel& model) const;
+
+  // The simplified network of a result of this search. Built on demand: an iteration keeps
+  // one proposal per block but needs the definition of few (copying the network for every
+  // block was a fifth of the exact search's time).
+  NetworkDef SimplifiedNetwork(const SearchResult& result) const;
+
  private:
   BlockSearch() = default;
+
+  // Cost of each layer of layers_ at its unchanged shape; nullopt where not (yet) known.
+  using BaseCosts = std::vector<std::optional<double>>;
+  absl::StatusOr<SearchResult> Search(int block, double target, ResourceModel& model,
+                                      BaseCosts& base_costs) const;
 
   NetworkDef network_;
   SearchOptions options_;
   std::vector<Block> blocks_;
   std::vector<CostedLayer> layers_;  // the network's conv2d and linear layers
+  std::vector<std::vector<int>> candidates_;  // per block, widest first
 };
 
 // BlockSearch::Create(network, options) then SimplifyBlock(block, target, model).

@@ -72,6 +72,12 @@ LayerShape ShapeOf(const Layer& layer, const TensorShape& input, const CostConte
 absl::StatusOr<std::vector<CostedLayer>> CostedLayers(const NetworkDef& network,
                                                       const CostContext& context) {
   NETADAPT_ASSIGN_OR_RETURN(std::vector<TensorShape> shapes, InferShapes(network));
+  return CostedLayers(network, shapes, context);
+}
+
+std::vector<CostedLayer> CostedLayers(const NetworkDef& network,
+                                      const std::vector<TensorShape>& shapes,
+                                      const CostContext& context) {
   std::vector<CostedLayer> costed;
   for (size_t i = 0; i < network.layers.size(); ++i) {
     const Layer& layer = network.layers[i];

@@ -38,11 +38,21 @@ struct LayerShape {
 
   friend bool operator==(const LayerShape& a, const LayerShape& b);
   friend bool operator!=(const LayerShape& a, const LayerShape& b) { return !(a == b); }
+  // dtype takes part in equality but not in the hash: a LUT holds one dtype (or a few), and
+  // hashing the string costs the filter search's hot path more than the rare collision. The
+  // other fields are packed into four words first (channels and sizes fit in 16 bits in
+  // practice; larger values only collide more): each word is one mixing step.
   template <typename H>
   friend H AbslHashValue(H h, const LayerShape& s) {
-    return H::combine(std::move(h), s.op, s.in_channels, s.out_channels, s.kernel.h, s.kernel.w,
-                      s.stride.h, s.stride.w, s.padding.h, s.padding.w, s.groups, s.input_h,
-                      s.input_w, s.batch, s.dtype, s.bias);
+    auto pack = [](uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
+      return (a & 0xffff) | (b & 0xffff) << 16 | (c & 0xffff) << 32 | (d & 0xffff) << 48;
+    };
+    return H::combine(std::move(h),
+                      (static_cast<uint64_t>(s.in_channels) << 32) |
+                          static_cast<uint32_t>(s.out_channels),
+                      pack(s.kernel.h, s.kernel.w, s.stride.h, s.stride.w),
+                      pack(s.padding.h, s.padding.w, s.input_h, s.input_w),
+                      pack(static_cast<uint64_t>(s.op), s.groups, s.batch, s.bias));
   }
 };
 
@@ -81,6 +91,11 @@ struct CostedLayer {
 // InvalidArgument when `network` is not valid.
 absl::StatusOr<std::vector<CostedLayer>> CostedLayers(const NetworkDef& network,
                                                       const CostContext& context);
+// CostedLayers with the output shapes InferShapes(network) returned, for callers that have
+// them already (the filter search analyses a network once per iteration).
+std::vector<CostedLayer> CostedLayers(const NetworkDef& network,
+                                      const std::vector<TensorShape>& shapes,
+                                      const CostContext& context);
 
 // The shape of weighted layer `layer` when its input is `input`.
 LayerShape ShapeOf(const Layer& layer, const TensorShape& input, const CostContext& context);

@@ -41,6 +41,7 @@ class RangeMin {
       levels_.push_back(std::move(level));
     }
   }
+  const std::vector<double>& values() const { return levels_[0]; }
   // min(values[first .. end - 1]); +infinity when the range is empty.
   double Min(size_t first, size_t end) const {
     if (first >= end) return std::numeric_limits<double>::infinity();
@@ -91,19 +92,30 @@ class BilinearInterpolator final : public ChannelInterpolator {
       row.latency.push_back(p.latency_ms);
     }
     for (Row& row : self->rows_) row.minima = RangeMin(row.latency);
-    // On a full grid (every row has the same out values, the usual LUT) columns get range
-    // minima too, so bounds along in_channels cost O(log n) instead of a pass over the rows.
-    const bool full_grid = std::all_of(self->rows_.begin(), self->rows_.end(),
-                                       [&](const Row& row) { return row.out == self->rows_[0].out; });
-    if (full_grid) {
-      for (size_t j = 0; j < self->rows_[0].out.size(); ++j) {
-        std::vector<double> column;
-        for (const Row& row : self->rows_) column.push_back(row.latency[j]);
-        self->columns_.push_back({RangeMin(std::move(column))});
-      }
-    }
     self->singleton_rows_ = std::all_of(self->rows_.begin(), self->rows_.end(),
                                         [](const Row& row) { return row.out.size() == 1; });
+    // Columns: the surface along in_channels at each out value any row has. Between two
+    // consecutive such values every row is linear in out_channels (and so is its linear
+    // extrapolation), so the surface there is a convex combination of two columns and the
+    // columns' range minima bound it in O(1). On a full grid these are the table's columns;
+    // on the union of several layers' grids that one family collects (AlexNet's linear
+    // layers: 13,376 points over rows of different lengths) they are interpolated, which
+    // spares bounds along in_channels a pass over every row in range.
+    if (!self->singleton_rows_) {
+      std::vector<double> out_axis;
+      for (const Row& row : self->rows_) out_axis.insert(out_axis.end(), row.out.begin(), row.out.end());
+      std::sort(out_axis.begin(), out_axis.end());
+      out_axis.erase(std::unique(out_axis.begin(), out_axis.end()), out_axis.end());
+      if (out_axis.size() * self->rows_.size() <= kMaxColumnCells) {
+        for (double out : out_axis) {
+          std::vector<double> column;
+          column.reserve(self->rows_.size());
+          for (const Row& row : self->rows_) column.push_back(row.At(out));
+          self->columns_.push_back({RangeMin(std::move(column))});
+        }
+        self->out_axis_ = std::move(out_axis);
+      }
+    }
     return std::unique_ptr<ChannelInterpolator>(std::move(self));
   }
 
@@ -121,43 +133,42 @@ class BilinearInterpolator final : public ChannelInterpolator {
     // With one point per row the surface ignores out_channels.
     const bool out_varies = out0 != out1 && !singleton_rows_;
     if (in_varies && out_varies) return std::nullopt;  // not piecewise linear: no exact bound
-    double best = std::min(Estimate(in0, out0), Estimate(in1, out1));
-    auto scan_breakpoints = [&](const std::vector<double>& axis, double a, double b, auto eval) {
-      const double lo = std::min(a, b), hi = std::max(a, b);
-      for (auto it = std::upper_bound(axis.begin(), axis.end(), lo);
-           it != axis.end() && *it < hi; ++it) {
-        best = std::min(best, eval(*it));
-      }
-    };
+    if (!in_varies && !out_varies) return Estimate(in0, out0);
+    // The fast paths below include the segment's ends in the minima they combine, so they
+    // need no separate Estimate of the ends (this is the hot path of the exact search).
     if (in_varies) {
-      if (!columns_.empty() && !singleton_rows_) {
-        const Cell cell = Locate(rows_[0].out, out0);
+      if (!columns_.empty()) {
+        const Cell cell = Locate(out_axis_, out0);
         if (cell.t >= 0 && cell.t <= 1) {
           // Between two columns: a convex combination of them, bounded by the combination of
           // their exact minima.
-          const double a = ColumnMinOver(cell.i, in0, in1);
-          if (cell.next == cell.i) return std::min(best, a);
-          const double b = ColumnMinOver(cell.next, in0, in1);
-          return std::min(best, a + (b - a) * cell.t);
+          const double lo = std::min(in0, in1), hi = std::max(in0, in1);
+          const Cell at_lo = Locate(in_axis_, lo);
+          const Cell at_hi = Locate(in_axis_, hi);
+          const auto [first, end] = Inside(in_axis_, lo, hi);
+          const double a = ColumnMinOver(cell.i, at_lo, at_hi, first, end);
+          if (cell.next == cell.i) return a;
+          const double b = ColumnMinOver(cell.next, at_lo, at_hi, first, end);
+          return a + (b - a) * cell.t;
         }
       }
-      scan_breakpoints(in_axis_, in0, in1, [&](double in) { return Estimate(in, out0); });
-    } else if (out_varies) {
-      const Cell cell = Locate(in_axis_, in0);
-      if (cell.t >= 0 && cell.t <= 1) {
-        // Between two rows (or on one): a convex combination of the rows, so the combination
-        // of each row's exact minimum bounds it, in O(log n) with the rows' range-minimum
-        // tables. Tight where the rows' minima sit at the same end (monotone tables).
-        const double a = rows_[cell.i].MinOver(out0, out1);
-        if (cell.next == cell.i) return std::min(best, a);
-        const double b = rows_[cell.next].MinOver(out0, out1);
-        return std::min(best, a + (b - a) * cell.t);
-      }
-      auto eval = [&](double out) { return Estimate(in0, out); };
-      scan_breakpoints(rows_[cell.i].out, out0, out1, eval);
-      scan_breakpoints(rows_[cell.next].out, out0, out1, eval);
+      return ScanBreakpoints(in_axis_, in0, in1, [&](double in) { return Estimate(in, out0); },
+                             std::min(Estimate(in0, out0), Estimate(in1, out0)));
     }
-    return best;
+    const Cell cell = Locate(in_axis_, in0);
+    if (cell.t >= 0 && cell.t <= 1) {
+      // Between two rows (or on one): a convex combination of the rows, so the combination
+      // of each row's exact minimum bounds it, in O(log n) with the rows' range-minimum
+      // tables. Tight where the rows' minima sit at the same end (monotone tables).
+      const double a = rows_[cell.i].MinOver(out0, out1);
+      if (cell.next == cell.i) return a;
+      const double b = rows_[cell.next].MinOver(out0, out1);
+      return a + (b - a) * cell.t;
+    }
+    auto eval = [&](double out) { return Estimate(in0, out); };
+    const double best = ScanBreakpoints(rows_[cell.i].out, out0, out1, eval,
+                                        std::min(Estimate(in0, out0), Estimate(in0, out1)));
+    return ScanBreakpoints(rows_[cell.next].out, out0, out1, eval, best);
   }
 
  private:
@@ -183,20 +194,37 @@ class BilinearInterpolator final : public ChannelInterpolator {
     RangeMin minima;
   };
 
-  // The exact minimum of column j (piecewise linear in in_channels) over [in0, in1].
-  double ColumnMinOver(size_t j, double in0, double in1) const {
-    const double lo = std::min(in0, in1), hi = std::max(in0, in1);
-    const auto [first, end] = Inside(in_axis_, lo, hi);
-    const double column_out = rows_[0].out[j];
-    return std::min({Estimate(lo, column_out), Estimate(hi, column_out),
-                     columns_[j].minima.Min(first, end)});
+  // The exact minimum of column j (piecewise linear in in_channels) over [lo, hi], given
+  // lo's and hi's cells on in_axis_ and the nodes [first, end) strictly inside.
+  double ColumnMinOver(size_t j, const Cell& at_lo, const Cell& at_hi, size_t first,
+                       size_t end) const {
+    const std::vector<double>& value = columns_[j].minima.values();
+    auto at = [&](const Cell& c) { return value[c.i] + (value[c.next] - value[c.i]) * c.t; };
+    return std::min({at(at_lo), at(at_hi), columns_[j].minima.Min(first, end)});
+  }
+
+  // min(best, eval(x)) over the `axis` values strictly between a and b.
+  template <typename Eval>
+  static double ScanBreakpoints(const std::vector<double>& axis, double a, double b, Eval eval,
+                                double best) {
+    const double lo = std::min(a, b), hi = std::max(a, b);
+    for (auto it = std::upper_bound(axis.begin(), axis.end(), lo); it != axis.end() && *it < hi;
+         ++it) {
+      best = std::min(best, eval(*it));
+    }
+    return best;
   }
 
   BilinearInterpolator() = default;
 
   std::vector<double> in_axis_;  // sorted in_channels values, one per row
   std::vector<Row> rows_;
-  std::vector<Column> columns_;  // empty unless the table is a full grid
+  // Bounds the memory of columns_ (8 bytes per cell, times ~log2(rows) for the range-minimum
+  // levels); past it, bounds along in_channels scan the rows instead.
+  static constexpr size_t kMaxColumnCells = size_t{1} << 20;
+
+  std::vector<double> out_axis_;  // sorted out_channels values of all rows; columns_[j] is at out_axis_[j]
+  std::vector<Column> columns_;   // empty for singleton rows or past kMaxColumnCells
   bool singleton_rows_ = false;
 };
 

@@ -46,10 +46,20 @@ absl::StatusOr<std::shared_ptr<const ChannelInterpolator>> LutLatencyModel::Inte
 }
 
 absl::StatusOr<double> LutLatencyModel::LayerCost(const LayerShape& shape) {
+  // Under kInterpolate fitted surfaces are never dropped (only a measurement changes a
+  // family), so a raw pointer stays valid for the model's lifetime and the hot path pays no
+  // reference counting.
+  const ChannelInterpolator* fitted = nullptr;
   {
     absl::MutexLock lock(&mu_);
     if (std::optional<double> hit = table_.Find(shape)) return *hit;
+    if (policy_.kind == MissPolicy::Kind::kInterpolate) {
+      // The common miss, served under the same lock as the table lookup.
+      auto it = fitted_.find(LayerFamily::Of(shape));
+      if (it != fitted_.end()) fitted = it->second.get();
+    }
   }
+  if (fitted) return fitted->Estimate(shape.in_channels, shape.out_channels);
   switch (policy_.kind) {
     case MissPolicy::Kind::kFail:
       return absl::NotFoundError(
@@ -80,10 +90,19 @@ std::optional<double> LutLatencyModel::LowerBound(const LayerShape& lo, const La
       policy_.interpolation != Interpolation::kBilinear) {
     return std::nullopt;
   }
-  absl::StatusOr<std::shared_ptr<const ChannelInterpolator>> interpolator =
-      Interpolator(LayerFamily::Of(lo));
-  if (!interpolator.ok()) return std::nullopt;
-  std::optional<double> bound = (*interpolator)->SegmentLowerBound(
+  const LayerFamily family = LayerFamily::Of(lo);
+  const ChannelInterpolator* interpolator = nullptr;  // see LayerCost: valid under kInterpolate
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = fitted_.find(family);
+    if (it != fitted_.end()) interpolator = it->second.get();
+  }
+  if (interpolator == nullptr) {
+    absl::StatusOr<std::shared_ptr<const ChannelInterpolator>> fitted = Interpolator(family);
+    if (!fitted.ok()) return std::nullopt;
+    interpolator = fitted->get();
+  }
+  std::optional<double> bound = interpolator->SegmentLowerBound(
       lo.in_channels, lo.out_channels, hi.in_channels, hi.out_channels);
   if (!bound) return std::nullopt;
   // Table entries are returned as stored, and a fitted surface can miss them by a rounding

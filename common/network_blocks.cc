@@ -56,6 +56,10 @@ std::optional<Block> TraceBlock(const NetworkDef& network, const std::vector<Ten
 
 absl::StatusOr<std::vector<Block>> FindBlocks(const NetworkDef& network) {
   NETADAPT_ASSIGN_OR_RETURN(std::vector<TensorShape> shapes, InferShapes(network));
+  return FindBlocks(network, shapes);
+}
+
+std::vector<Block> FindBlocks(const NetworkDef& network, const std::vector<TensorShape>& shapes) {
   std::vector<Block> blocks;
   for (size_t i = 0; i < network.layers.size(); ++i) {
     const Layer& layer = network.layers[i];

@@ -36,6 +36,9 @@ struct Block {
 // not supported yet). InvalidArgument when `network` fails Validate().
 absl::StatusOr<std::vector<Block>> FindBlocks(const NetworkDef& network);
 
+// FindBlocks for a network that passed InferShapes, with the shapes it returned.
+std::vector<Block> FindBlocks(const NetworkDef& network, const std::vector<TensorShape>& shapes);
+
 // A copy of `network` with block `block`'s output count set to `width` and every dependent
 // resized to match. `width` must be positive; `block` must come from FindBlocks(network).
 NetworkDef WithBlockWidth(const NetworkDef& network, const Block& block, int width);

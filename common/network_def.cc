@@ -278,6 +278,7 @@ absl::StatusOr<std::vector<TensorShape>> InferShapes(const NetworkDef& network) 
   std::vector<TensorShape> shapes;
   shapes.reserve(network.layers.size());
   absl::flat_hash_set<absl::string_view> names;
+  names.reserve(network.layers.size());
   TensorShape current = input;
   bool flattened = false;
   for (size_t i = 0; i < network.layers.size(); ++i) {

@@ -86,16 +86,21 @@ SearchOptions Options(SearchStrategy strategy, int step = 8) {
 // and checks they agree on the width, the resource to the last bit, the flag and the network.
 void ExpectStrategiesAgree(const NetworkDef& net, int block, double target, ResourceModel& model,
                            int step, const std::string& context) {
-  absl::StatusOr<SearchResult> linear =
-      SimplifyBlock(net, block, target, model, Options(SearchStrategy::kLinear, step));
+  absl::StatusOr<BlockSearch> linear_search =
+      BlockSearch::Create(net, Options(SearchStrategy::kLinear, step));
+  absl::StatusOr<BlockSearch> exact_search =
+      BlockSearch::Create(net, Options(SearchStrategy::kExact, step));
+  ASSERT_TRUE(linear_search.ok() && exact_search.ok()) << context;
+  absl::StatusOr<SearchResult> linear = linear_search->SimplifyBlock(block, target, model);
   ASSERT_TRUE(linear.ok()) << context << ": " << linear.status();
-  absl::StatusOr<SearchResult> exact =
-      SimplifyBlock(net, block, target, model, Options(SearchStrategy::kExact, step));
+  absl::StatusOr<SearchResult> exact = exact_search->SimplifyBlock(block, target, model);
   ASSERT_TRUE(exact.ok()) << context << ": " << exact.status();
   EXPECT_EQ(exact->width, linear->width) << context;
   EXPECT_EQ(exact->resource, linear->resource) << context;  // bit-for-bit
   EXPECT_EQ(exact->meets_target, linear->meets_target) << context;
-  EXPECT_EQ(WidthsString(exact->network), WidthsString(linear->network)) << context;
+  EXPECT_EQ(WidthsString(exact_search->SimplifiedNetwork(*exact)),
+            WidthsString(linear_search->SimplifiedNetwork(*linear)))
+      << context;
 
   SearchOptions wide = Options(SearchStrategy::kBinary, step);
   wide.binary_threshold = 1 << 20;
@@ -121,7 +126,30 @@ std::vector<double> Targets(const NetworkDef& net, int block, ResourceModel& mod
   return targets;
 }
 
-// Checks every block of `net` at every target of Targets(); returns the problems checked.
+// SimplifyAllBlocks with kExact (which shares unchanged layers' costs between blocks) returns,
+// block by block, what kLinear's SimplifyBlock returns.
+void ExpectAllBlocksAgree(const NetworkDef& net, double target, ResourceModel& model, int step,
+                          const std::string& context) {
+  absl::StatusOr<BlockSearch> linear_search =
+      BlockSearch::Create(net, Options(SearchStrategy::kLinear, step));
+  absl::StatusOr<BlockSearch> exact_search =
+      BlockSearch::Create(net, Options(SearchStrategy::kExact, step));
+  ASSERT_TRUE(linear_search.ok() && exact_search.ok()) << context;
+  absl::StatusOr<std::vector<SearchResult>> all = exact_search->SimplifyAllBlocks(target, model);
+  ASSERT_TRUE(all.ok()) << context << ": " << all.status();
+  ASSERT_EQ(static_cast<int>(all->size()), exact_search->num_blocks()) << context;
+  for (int block = 0; block < exact_search->num_blocks(); ++block) {
+    absl::StatusOr<SearchResult> linear = linear_search->SimplifyBlock(block, target, model);
+    ASSERT_TRUE(linear.ok()) << context << ": " << linear.status();
+    EXPECT_EQ((*all)[block].block, block) << context;
+    EXPECT_EQ((*all)[block].width, linear->width) << context << " block " << block;
+    EXPECT_EQ((*all)[block].resource, linear->resource) << context << " block " << block;
+    EXPECT_EQ((*all)[block].meets_target, linear->meets_target) << context << " block " << block;
+  }
+}
+
+// Checks every block of `net` at every target of Targets(), one by one and all blocks at once;
+// returns the problems checked.
 int CheckEveryBlock(const NetworkDef& net, ResourceModel& model, int step, std::mt19937& rng,
                     int trial) {
   int problems = 0;
@@ -131,6 +159,10 @@ int CheckEveryBlock(const NetworkDef& net, ResourceModel& model, int step, std::
       ExpectStrategiesAgree(net, block, target, model, step,
                             absl::StrCat("trial ", trial, " block ", block, " target ", target));
       ++problems;
+      if (block == 0) {
+        ExpectAllBlocksAgree(net, target, model, step,
+                             absl::StrCat("trial ", trial, " all blocks, target ", target));
+      }
     }
   }
   return problems;
@@ -264,10 +296,11 @@ TEST(FilterSearchTest, TargetAlreadyMetKeepsTheWidestCandidate) {
   AnalyticResourceModel flops(ResourceType::kFlops);
   const NetworkDef net = TwoConvNet(100);
   for (SearchStrategy s : {SearchStrategy::kLinear, SearchStrategy::kBinary, SearchStrategy::kExact}) {
-    NETADAPT_ASSERT_OK_AND_ASSIGN(SearchResult r, SimplifyBlock(net, 0, 1e12, flops, Options(s)));
+    NETADAPT_ASSERT_OK_AND_ASSIGN(BlockSearch search, BlockSearch::Create(net, Options(s)));
+    NETADAPT_ASSERT_OK_AND_ASSIGN(SearchResult r, search.SimplifyBlock(0, 1e12, flops));
     EXPECT_EQ(r.width, 96) << SearchStrategyName(s);  // floor(100 / 8) * 8
     EXPECT_TRUE(r.meets_target);
-    EXPECT_EQ(r.network.layers[2].in_channels, 96);
+    EXPECT_EQ(search.SimplifiedNetwork(r).layers[2].in_channels, 96);
   }
 }
 
