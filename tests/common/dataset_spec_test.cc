@@ -1,0 +1,155 @@
+#include "common/dataset_spec.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include "tests/testing/status_matchers.h"
+
+namespace netadapt::common {
+namespace {
+
+using ::netadapt::testing::IsOk;
+using ::netadapt::testing::StatusIs;
+using ::testing::HasSubstr;
+
+constexpr char kDebianFashionMnist[] = "/usr/share/datasets/fashion-mnist";
+
+TEST(DatasetSpecTest, ParsesFileKinds) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(DatasetSpec cifar, ParseDatasetSpec("cifar10:/data/cifar"));
+  EXPECT_EQ(cifar.kind, DatasetKind::kCifar10);
+  EXPECT_EQ(cifar.directory, "/data/cifar");
+  EXPECT_EQ(cifar.limits.max_train, 0);
+  EXPECT_EQ(cifar.limits.max_test, 0);
+
+  NETADAPT_ASSERT_OK_AND_ASSIGN(
+      DatasetSpec fashion,
+      ParseDatasetSpec("fashion-mnist:/usr/share/datasets/fashion-mnist,max_train=2000"));
+  EXPECT_EQ(fashion.kind, DatasetKind::kFashionMnist);
+  EXPECT_EQ(fashion.directory, "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(fashion.limits.max_train, 2000);
+
+  NETADAPT_ASSERT_OK_AND_ASSIGN(DatasetSpec mnist,
+                                ParseDatasetSpec("mnist:rel/dir,max_test=5,max_train=7"));
+  EXPECT_EQ(mnist.kind, DatasetKind::kMnist);
+  EXPECT_EQ(mnist.directory, "rel/dir");
+  EXPECT_EQ(mnist.limits.max_train, 7);
+  EXPECT_EQ(mnist.limits.max_test, 5);
+}
+
+TEST(DatasetSpecTest, ParsesSynthetic) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(
+      DatasetSpec spec,
+      ParseDatasetSpec("synthetic:classes=10,shape=1x28x28,train=2000,test=500,seed=1"));
+  EXPECT_EQ(spec.kind, DatasetKind::kSynthetic);
+  EXPECT_EQ(spec.synthetic.num_classes, 10);
+  EXPECT_EQ(spec.synthetic.channels, 1);
+  EXPECT_EQ(spec.synthetic.height, 28);
+  EXPECT_EQ(spec.synthetic.width, 28);
+  EXPECT_EQ(spec.synthetic.train_size, 2000);
+  EXPECT_EQ(spec.synthetic.test_size, 500);
+  EXPECT_EQ(spec.synthetic.seed, 1u);
+
+  NETADAPT_ASSERT_OK_AND_ASSIGN(DatasetSpec defaults, ParseDatasetSpec("synthetic"));
+  EXPECT_EQ(defaults.synthetic.num_classes, SyntheticDatasetOptions().num_classes);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(DatasetSpec noisy,
+                                ParseDatasetSpec("synthetic:shape=3x32x16,noise=0.1"));
+  EXPECT_EQ(noisy.synthetic.channels, 3);
+  EXPECT_EQ(noisy.synthetic.width, 16);
+  EXPECT_DOUBLE_EQ(noisy.synthetic.noise, 0.1);
+}
+
+TEST(DatasetSpecTest, FormatRoundTrips) {
+  for (const char* text :
+       {"cifar10:/data/cifar", "mnist:/m,max_train=10,max_test=3", "fashion-mnist:/f,max_test=3",
+        "synthetic:classes=4,shape=3x8x8,train=20,test=10,seed=5,noise=0.25,max_train=10"}) {
+    NETADAPT_ASSERT_OK_AND_ASSIGN(DatasetSpec spec, ParseDatasetSpec(text));
+    EXPECT_EQ(FormatDatasetSpec(spec), text);
+  }
+}
+
+TEST(DatasetSpecTest, RejectsBadSpecs) {
+  const struct {
+    const char* spec;
+    const char* problem;
+  } cases[] = {
+      {"imagenet:/data",
+       "unknown dataset kind \"imagenet\", expected cifar10, mnist, "
+       "fashion-mnist, synthetic"},
+      {"", "unknown dataset kind \"\""},
+      {"cifar10", "cifar10 needs a directory"},
+      {"cifar10:", "cifar10 needs a directory"},
+      {"mnist:max_train=5", "mnist needs a directory"},
+      {"mnist:/m,max_train=-1", "max_train=-1 is outside [0, "},
+      {"mnist:/m,max_train=lots", "max_train=lots is not an integer"},
+      {"mnist:/m,max_train=1,max_train=2", "max_train given twice"},
+      {"mnist:/m,classes=3", "unknown key \"classes\" for mnist"},
+      {"mnist:/m,extra", "\"extra\" is not KEY=VALUE"},
+      {"synthetic:classes=0", "classes=0 is outside [1, "},
+      {"synthetic:shape=28x28", "shape=28x28 is not CxHxW"},
+      {"synthetic:shape=1x0x28", "shape=1x0x28 needs positive integers"},
+      {"synthetic:train=", "\"train=\" is not KEY=VALUE"},
+      {"synthetic:seed=-3", "seed=-3 is not a non-negative integer"},
+      {"synthetic:noise=2", "noise=2 is not a number in [0, 1]"},
+      {"synthetic:colour=red", "unknown key \"colour\" for synthetic"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_THAT(ParseDatasetSpec(c.spec),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.problem)))
+        << c.spec;
+  }
+}
+
+TEST(DatasetSpecTest, LoadsSyntheticWithLimits) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(
+      DatasetSpec spec,
+      ParseDatasetSpec("synthetic:classes=3,shape=2x5x7,train=40,test=20,max_train=30"));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(DatasetSplits splits, LoadDataset(spec));
+  EXPECT_EQ(splits.train.size(), 30);
+  EXPECT_EQ(splits.test.size(), 20);
+  EXPECT_EQ(splits.train.channels, 2);
+  EXPECT_EQ(splits.train.width, 7);
+  EXPECT_THAT(ValidateDataset(splits.train), IsOk());
+}
+
+TEST(DatasetSpecTest, LoadReportsMissingDirectory) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(DatasetSpec spec, ParseDatasetSpec("cifar10:/nonexistent/c10"));
+  EXPECT_THAT(LoadDataset(spec),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("cifar10 directory /nonexistent/c10 does not exist")));
+}
+
+// Debian's dataset-fashion-mnist package, when installed.
+TEST(DatasetSpecTest, LoadsDebianFashionMnist) {
+  if (!std::filesystem::exists(kDebianFashionMnist)) {
+    GTEST_SKIP() << kDebianFashionMnist << " is absent (Debian package dataset-fashion-mnist)";
+  }
+  NETADAPT_ASSERT_OK_AND_ASSIGN(
+      DatasetSpec spec, ParseDatasetSpec(std::string("fashion-mnist:") + kDebianFashionMnist));
+  const auto start = std::chrono::steady_clock::now();
+  NETADAPT_ASSERT_OK_AND_ASSIGN(DatasetSplits splits, LoadDataset(spec));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "loaded Fashion-MNIST in " << seconds << " s\n";
+  for (const ImageDataset* dataset : {&splits.train, &splits.test}) {
+    EXPECT_EQ(dataset->channels, 1);
+    EXPECT_EQ(dataset->height, 28);
+    EXPECT_EQ(dataset->width, 28);
+    EXPECT_EQ(dataset->num_classes, 10);
+    EXPECT_THAT(ValidateDataset(*dataset), IsOk());
+  }
+  EXPECT_EQ(splits.train.size(), 60000);
+  EXPECT_EQ(splits.test.size(), 10000);
+  // Balanced: 6,000 training images per class.
+  std::vector<int> counts(10, 0);
+  for (const int32_t label : splits.train.labels) ++counts[label];
+  EXPECT_THAT(counts, ::testing::Each(6000));
+  EXPECT_EQ(splits.train.labels[0], 9);  // The first training image is an ankle boot.
+  EXPECT_LT(seconds, 5.0);  // About 0.3 s on a laptop; generous for loaded CI machines.
+}
+
+}  // namespace
+}  // namespace netadapt::common
