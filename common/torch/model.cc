@@ -13,6 +13,8 @@
 #include <ATen/ops/conv2d.h>
 #include <ATen/ops/dropout.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/max_pool2d.h>
 #include <ATen/ops/ones.h>
@@ -172,7 +174,8 @@ at::Tensor OptionalBias(const ModelState& model, const Layer& layer) {
 
 }  // namespace
 
-at::Tensor Forward(const ModelState& model, const at::Tensor& input, bool training) {
+at::Tensor Forward(const ModelState& model, const at::Tensor& input, bool training,
+                   at::Generator* dropout_generator) {
   at::Tensor x = input;
   for (const Layer& layer : model.def.layers) {
     switch (layer.op) {
@@ -218,7 +221,16 @@ at::Tensor Forward(const ModelState& model, const at::Tensor& input, bool traini
         x = x.flatten(1);
         break;
       case LayerOp::kDropout:
-        x = at::dropout(x, layer.p, training);
+        if (training && dropout_generator != nullptr && x.is_cpu() && layer.p > 0 &&
+            layer.p < 1) {
+          // at::dropout has no generator argument: the same inverted dropout, drawn from ours.
+          const at::Tensor keep =
+              at::empty_like(x, x.options().requires_grad(false))
+                  .bernoulli_(1.0 - layer.p, *dropout_generator);
+          x = x * keep / (1.0 - layer.p);
+        } else {
+          x = at::dropout(x, layer.p, training);
+        }
         break;
     }
   }

@@ -1,6 +1,7 @@
 #pragma once
 // Internal to common/torch: included only by its .cc files and the torch tests.
 
+#include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
@@ -32,6 +33,9 @@ absl::StatusOr<Model> MakeModel(const common::NetworkDef& def, NamedTensors tens
 
 // Runs the network on `input` [N, C, H, W]. In training mode batchnorm uses batch statistics
 // and updates its running ones, and dropout is active; otherwise both are deterministic.
-at::Tensor Forward(const ModelState& model, const at::Tensor& input, bool training);
+// Dropout masks on the CPU draw from `dropout_generator` when given (reproducible runs);
+// otherwise, and on CUDA, from the device's default generator.
+at::Tensor Forward(const ModelState& model, const at::Tensor& input, bool training,
+                   at::Generator* dropout_generator = nullptr);
 
 }  // namespace netadapt::engine::internal
