@@ -23,12 +23,14 @@ struct TrainProgress {
 };
 
 // Options shared by fine-tuning and pre-training: SGD with momentum as PyTorch's
-// torch.optim.SGD (dampening 0, no Nesterov), cross-entropy loss.
+// torch.optim.SGD (dampening 0, no Nesterov), cross-entropy loss. Defaults are the original
+// NetAdapt implementation's short-term fine-tuning (finetune_lr 0.001, momentum 0.9, weight
+// decay 1e-4, batch 128).
 struct SgdOptions {
-  int batch_size = 64;
-  double learning_rate = 0.01;
+  int batch_size = 128;
+  double learning_rate = 0.001;
   double momentum = 0.9;
-  double weight_decay = 5e-4;
+  double weight_decay = 1e-4;
   // Data order (common::EpochOrder), augmentation and dropout masks come from this seed
   // only, so a retried task reproduces its result on the same hardware.
   uint64_t seed = 0;
