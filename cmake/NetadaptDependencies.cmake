@@ -40,5 +40,8 @@ netadapt_require(OpenSSL_FOUND "libssl-dev" "OpenSSL libcrypto (sha256 of checkp
 find_package(Torch CONFIG QUIET)
 netadapt_require(Torch_FOUND "libtorch-dev" "LibTorch")
 
+find_package(nlohmann_json CONFIG QUIET)
+netadapt_require(nlohmann_json_FOUND "nlohmann-json3-dev" "nlohmann/json (benchmarks and CLI output)")
+
 find_package(GTest CONFIG QUIET)
 netadapt_require(GTest_FOUND "libgtest-dev libgmock-dev" "GoogleTest")

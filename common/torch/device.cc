@@ -5,6 +5,11 @@
 #include <torch/version.h>
 #include <torch/cuda.h>
 
+#include <malloc.h>
+
+#include <algorithm>
+#include <climits>
+
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -26,6 +31,14 @@ void SetIntraOpThreads(int threads) {
     if (threads <= 0) threads = 1;
   }
   at::set_num_threads(threads);
+}
+
+void KeepFreedHostMemory() {
+  // Allocations below 1 GiB come from the heap (not fresh mmaps) and the heap is trimmed only
+  // beyond 4 GiB of free memory at its top.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<long long>(4LL << 30, INT_MAX)));
+  mallopt(M_TOP_PAD, 256 << 20);
 }
 
 std::string TorchBuildDescription() {

@@ -129,8 +129,12 @@ class Sgd {
     momentum_.resize(params_.size());
   }
 
+  // Zeroes gradients in place (torch 1.13's zero_grad default): dropping them instead would
+  // make every backward allocate them afresh, which for large layers means page faults.
   void ZeroGrad() {
-    for (at::Tensor& p : params_) p.mutable_grad() = at::Tensor();
+    for (at::Tensor& p : params_) {
+      if (p.grad().defined()) p.mutable_grad().zero_();
+    }
   }
 
   void Step(double learning_rate) {
