@@ -43,5 +43,9 @@ netadapt_require(Torch_FOUND "libtorch-dev" "LibTorch")
 find_package(nlohmann_json CONFIG QUIET)
 netadapt_require(nlohmann_json_FOUND "nlohmann-json3-dev" "nlohmann/json (benchmarks and CLI output)")
 
+# CLI11 (header-only): the subcommands of the `netadapt` CLI.
+find_package(CLI11 CONFIG QUIET)
+netadapt_require(CLI11_FOUND "libcli11-dev" "CLI11 (the netadapt command line)")
+
 find_package(GTest CONFIG QUIET)
 netadapt_require(GTest_FOUND "libgtest-dev libgmock-dev" "GoogleTest")

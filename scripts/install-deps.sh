@@ -10,7 +10,7 @@ packages=(
   # RPC and serialisation
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # base libraries
-  libabsl-dev libspdlog-dev libeigen3-dev zlib1g-dev libssl-dev nlohmann-json3-dev
+  libabsl-dev libspdlog-dev libeigen3-dev zlib1g-dev libssl-dev nlohmann-json3-dev libcli11-dev
   # compute engine (CPU build; the worker image brings a CUDA LibTorch)
   libtorch-dev
   # demo and test data; python3-torch writes the state_dict files the import tests read

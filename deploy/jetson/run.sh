@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Starts the profiler agent on a Jetson in the image built from deploy/jetson/Dockerfile.
+# Reads the power mode on the host (the container cannot see nvpmodel) and records it in the
+# device fingerprint, so LUTs measured in another mode are refused. NOT TESTED here.
+#   deploy/jetson/run.sh [extra netadapt-profiler flags...]
+set -euo pipefail
+IMAGE=${IMAGE:-netadapt-profiler:jetson}
+PORT=${PORT:-50061}
+
+power_mode=""
+if command -v nvpmodel >/dev/null 2>&1; then
+  power_mode=$(sudo nvpmodel -q 2>/dev/null | sed -n 's/^NV Power Mode: *//p' | head -n1)
+fi
+if [[ -z "${power_mode}" ]]; then
+  echo "run.sh: cannot read the power mode (nvpmodel -q); set it and the clocks first" >&2
+fi
+
+exec docker run --rm --init --runtime nvidia --network host --name netadapt-profiler \
+  "${IMAGE}" --port="${PORT}" --power_mode="${power_mode}" "$@"

@@ -1,0 +1,273 @@
+#include "master/job_manager.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/dataset_spec.h"
+#include "common/latency_table.h"
+#include "common/lut_interpolation.h"
+#include "common/network_def_json.h"
+#include "common/resource_model.h"
+#include "common/status_macros.h"
+#include "common/zoo.h"
+
+namespace netadapt::master {
+namespace {
+
+absl::Status Invalid(absl::string_view field, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat("spec.", field, ": ", problem));
+}
+
+absl::Status CheckRatio(absl::string_view field, double value) {
+  if (!(value > 0 && value < 1)) {
+    return Invalid(field, absl::StrCat(value, " is not in (0, 1)"));
+  }
+  return absl::OkStatus();
+}
+
+// Input shape and classes of a dataset spec, known without reading its files.
+struct DatasetShape {
+  int channels = 0;
+  int size = 0;
+  int classes = 0;
+};
+
+absl::StatusOr<DatasetShape> ShapeOf(const common::DatasetSpec& spec) {
+  switch (spec.kind) {
+    case common::DatasetKind::kCifar10:
+      return DatasetShape{3, 32, 10};
+    case common::DatasetKind::kMnist:
+    case common::DatasetKind::kFashionMnist:
+      return DatasetShape{1, 28, 10};
+    case common::DatasetKind::kSynthetic:
+      if (spec.synthetic.height != spec.synthetic.width) {
+        return Invalid("dataset", "zoo models take square images; the synthetic shape is not");
+      }
+      return DatasetShape{spec.synthetic.channels, spec.synthetic.height,
+                          spec.synthetic.num_classes};
+  }
+  return absl::InternalError("unknown dataset kind");
+}
+
+}  // namespace
+
+JobManager::JobManager(JobStore& store, WorkerPool& pool, TaskRunner& tasks,
+                       common::ArtifactStore& artifacts, common::LatencyMeasurer* measurer,
+                       JobRunnerOptions options)
+    : store_(store), pool_(pool), tasks_(tasks), artifacts_(artifacts), measurer_(measurer),
+      options_(options) {}
+
+JobManager::~JobManager() {
+  std::map<std::string, std::unique_ptr<Running>> running;
+  {
+    absl::MutexLock lock(&mu_);
+    running.swap(running_);
+  }
+  for (auto& [name, job] : running) job->cancellation.Cancel();
+  for (auto& [name, job] : running) {
+    if (job->thread.joinable()) job->thread.join();
+  }
+}
+
+absl::StatusOr<v1::JobSpec> JobManager::Resolve(const v1::JobSpec& input) const {
+  v1::JobSpec spec = input;
+  // The dataset first: zoo models take their input shape and classes from it.
+  if (spec.dataset().empty()) return Invalid("dataset", "is required");
+  absl::StatusOr<common::DatasetSpec> dataset = common::ParseDatasetSpec(spec.dataset());
+  if (!dataset.ok()) return Invalid("dataset", dataset.status().message());
+  NETADAPT_ASSIGN_OR_RETURN(DatasetShape shape, ShapeOf(*dataset));
+
+  const bool has_network = spec.network().layers_size() > 0;
+  if (spec.model().empty() == !has_network) {
+    return Invalid("model", "give exactly one of model (a zoo name) and network");
+  }
+  common::NetworkDef network;
+  if (!spec.model().empty()) {
+    common::ZooOptions zoo;
+    zoo.input_size = spec.zoo().input_size() > 0 ? spec.zoo().input_size() : shape.size;
+    zoo.input_channels = shape.channels;
+    zoo.num_classes = shape.classes;
+    zoo.width_multiplier = spec.zoo().width_multiplier() > 0 ? spec.zoo().width_multiplier() : 1;
+    absl::StatusOr<common::NetworkDef> built = common::ZooNetwork(spec.model(), zoo);
+    if (!built.ok()) return Invalid("model", built.status().message());
+    network = *std::move(built);
+  } else {
+    absl::StatusOr<common::NetworkDef> parsed = common::NetworkDefFromProto(spec.network());
+    if (!parsed.ok()) return Invalid("network", parsed.status().message());
+    network = *std::move(parsed);
+  }
+  if (network.input.channels != shape.channels || network.input.height != network.input.width) {
+    return Invalid("network", absl::StrCat("takes ", network.input.channels, "x",
+                                           network.input.height, "x", network.input.width,
+                                           " inputs but the dataset has ", shape.channels,
+                                           "-channel images"));
+  }
+  *spec.mutable_network() = common::NetworkDefToProto(network);
+
+  if (!spec.weights_digest().empty()) {
+    NETADAPT_RETURN_IF_ERROR(common::ValidateDigest(spec.weights_digest(), "spec.weights_digest"));
+    if (!artifacts_.Contains(spec.weights_digest())) {
+      return absl::NotFoundError(absl::StrCat("spec.weights_digest: artifact ",
+                                              spec.weights_digest(),
+                                              " is not on the master (upload it first)"));
+    }
+  }
+  if (spec.pretrain_epochs() < 0) return Invalid("pretrain_epochs", "must be >= 0");
+  if (spec.holdout_size() < 0) return Invalid("holdout_size", "must be >= 0");
+  if (spec.holdout_size() == 0) spec.set_holdout_size(10000);
+
+  if (spec.resource_type() == v1::RESOURCE_TYPE_UNSPECIFIED) {
+    spec.set_resource_type(v1::RESOURCE_TYPE_LATENCY);
+  }
+  if (spec.budget() < 0) return Invalid("budget", "must be positive");
+  if (spec.budget() == 0) {
+    if (spec.budget_ratio() == 0) spec.set_budget_ratio(0.5);
+    NETADAPT_RETURN_IF_ERROR(CheckRatio("budget_ratio", spec.budget_ratio()));
+  }
+  if (spec.init_resource_reduction() < 0) {
+    return Invalid("init_resource_reduction", "must be positive");
+  }
+  if (spec.init_resource_reduction() == 0) {
+    if (spec.init_resource_reduction_ratio() == 0) spec.set_init_resource_reduction_ratio(0.025);
+    NETADAPT_RETURN_IF_ERROR(
+        CheckRatio("init_resource_reduction_ratio", spec.init_resource_reduction_ratio()));
+  }
+  if (spec.resource_reduction_decay() == 0) spec.set_resource_reduction_decay(0.96);
+  if (!(spec.resource_reduction_decay() > 0 && spec.resource_reduction_decay() <= 1)) {
+    return Invalid("resource_reduction_decay",
+                   absl::StrCat(spec.resource_reduction_decay(), " is not in (0, 1]"));
+  }
+  if (spec.max_iters() < 0) return Invalid("max_iters", "must be >= 0");
+  if (spec.max_iters() == 0 && input.max_iters() == 0 && spec.pretrain_epochs() == 0) {
+    spec.set_max_iters(30);
+  }
+  if (spec.short_term_fine_tune_iteration() < 0) {
+    return Invalid("short_term_fine_tune_iteration", "must be positive");
+  }
+  if (spec.short_term_fine_tune_iteration() == 0) spec.set_short_term_fine_tune_iteration(500);
+  if (spec.finetune_lr() < 0 || !std::isfinite(spec.finetune_lr())) {
+    return Invalid("finetune_lr", "must be positive");
+  }
+  if (spec.finetune_lr() == 0) spec.set_finetune_lr(0.001);
+  if (spec.momentum() < 0 || spec.momentum() >= 1) return Invalid("momentum", "must be in [0, 1)");
+  if (spec.momentum() == 0 && input.momentum() == 0) spec.set_momentum(0.9);
+  if (spec.weight_decay() < 0) return Invalid("weight_decay", "must be >= 0");
+  if (spec.weight_decay() == 0) spec.set_weight_decay(1e-4);
+  if (spec.batch_size() < 0) return Invalid("batch_size", "must be positive");
+  if (spec.batch_size() == 0) spec.set_batch_size(128);
+  if (spec.long_term_fine_tune_epochs() < 0) {
+    return Invalid("long_term_fine_tune_epochs", "must be >= 0");
+  }
+  if (spec.search() == v1::SEARCH_STRATEGY_UNSPECIFIED) spec.set_search(v1::SEARCH_STRATEGY_EXACT);
+  if (spec.binary_threshold() < 0) return Invalid("binary_threshold", "must be positive");
+  if (spec.binary_threshold() == 0) spec.set_binary_threshold(16);
+  if (spec.channel_step() < 0) return Invalid("channel_step", "must be positive");
+  if (spec.channel_step() == 0) spec.set_channel_step(8);
+
+  if (spec.resource_type() == v1::RESOURCE_TYPE_LATENCY) {
+    if (spec.lut_mode() == v1::LUT_MODE_UNSPECIFIED) spec.set_lut_mode(v1::LUT_MODE_MEASURE);
+    if (spec.interpolation().empty()) spec.set_interpolation("bilinear");
+    if (!common::ParseInterpolation(spec.interpolation()).ok()) {
+      return Invalid("interpolation", "must be \"bilinear\" or \"rbf-cubic\"");
+    }
+    if (!spec.lut_digest().empty()) {
+      NETADAPT_RETURN_IF_ERROR(common::ValidateDigest(spec.lut_digest(), "spec.lut_digest"));
+      if (!artifacts_.Contains(spec.lut_digest())) {
+        return absl::NotFoundError(absl::StrCat("spec.lut_digest: artifact ", spec.lut_digest(),
+                                                " is not on the master (upload it first)"));
+      }
+    }
+    if (spec.lut_mode() == v1::LUT_MODE_MEASURE && measurer_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "spec.lut_mode: MEASURE needs a profiler agent, and this master has none "
+          "(start it with --profiler, or use lut_mode INTERPOLATE with a LUT)");
+    }
+    if (spec.lut_mode() == v1::LUT_MODE_INTERPOLATE && spec.lut_digest().empty()) {
+      return Invalid("lut_digest", "lut_mode INTERPOLATE needs a LUT to interpolate");
+    }
+  }
+  return spec;
+}
+
+absl::StatusOr<std::unique_ptr<JobManager::Running>> JobManager::Prepare(const v1::Job& job) {
+  auto running = std::make_unique<Running>();
+  const v1::JobSpec& spec = job.spec();
+  common::ResourceModel* resources = nullptr;
+  if (spec.resource_type() == v1::RESOURCE_TYPE_LATENCY) {
+    common::LatencyTable table;
+    if (!spec.lut_digest().empty()) {
+      NETADAPT_ASSIGN_OR_RETURN(std::string bytes, artifacts_.Get(spec.lut_digest()));
+      absl::StatusOr<common::LatencyTable> parsed =
+          common::ParseLatencyTable(bytes, "spec.lut_digest");
+      if (!parsed.ok()) return parsed.status();
+      table = *std::move(parsed);
+    }
+    if (spec.lut_mode() == v1::LUT_MODE_INTERPOLATE) {
+      NETADAPT_ASSIGN_OR_RETURN(common::Interpolation interpolation,
+                                common::ParseInterpolation(spec.interpolation()));
+      running->oracle = LatencyOracle::Interpolating(std::move(table), interpolation);
+    } else {
+      running->oracle = LatencyOracle::Measuring(std::move(table), measurer_);
+    }
+    resources = &running->oracle->model();
+  } else {
+    running->analytic = std::make_unique<common::AnalyticResourceModel>(
+        spec.resource_type() == v1::RESOURCE_TYPE_FLOPS ? common::ResourceType::kFlops
+                                                        : common::ResourceType::kWeights);
+    resources = running->analytic.get();
+  }
+  running->runner = std::make_unique<JobRunner>(job.name(), store_, pool_, tasks_, *resources,
+                                                running->cancellation, options_);
+  return running;
+}
+
+absl::StatusOr<v1::Job> JobManager::Create(const v1::JobSpec& input,
+                                           const std::string& request_id) {
+  NETADAPT_ASSIGN_OR_RETURN(v1::JobSpec spec, Resolve(input));
+  v1::Job job;
+  *job.mutable_spec() = spec;
+  job.set_request_id(request_id);
+  bool created = false;
+  NETADAPT_ASSIGN_OR_RETURN(job, store_.Create(job, &created));
+  if (!created) return job;
+  absl::StatusOr<std::unique_ptr<Running>> running = Prepare(job);
+  if (!running.ok()) {
+    return store_.Update(job.name(), [&](v1::Job& j) {
+      j.set_state(v1::Job::FAILED);
+      j.set_reason(std::string(running.status().message()));
+    });
+  }
+  absl::MutexLock lock(&mu_);
+  Running& started = *running_.emplace(job.name(), *std::move(running)).first->second;
+  started.thread = std::thread([&started] { started.runner->Run(); });
+  return job;
+}
+
+absl::StatusOr<v1::Job> JobManager::Cancel(absl::string_view name) {
+  NETADAPT_ASSIGN_OR_RETURN(v1::Job job, store_.Get(name));
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = running_.find(std::string(name));
+    if (it != running_.end()) it->second->cancellation.Cancel();
+  }
+  return store_.Get(name);
+}
+
+absl::StatusOr<std::vector<double>> JobManager::LookupLatency(
+    absl::string_view job, const std::vector<common::LayerShape>& shapes) {
+  LatencyOracle* oracle = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = running_.find(std::string(job));
+    if (it != running_.end()) oracle = it->second->oracle.get();
+    if (it == running_.end()) {
+      return absl::NotFoundError(absl::StrCat("job: ", job, " is not running on this master"));
+    }
+  }
+  if (oracle == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("job: ", job, " does not use latency"));
+  }
+  return oracle->Lookup(shapes);
+}
+
+}  // namespace netadapt::master

@@ -1,0 +1,425 @@
+#include "master/job_runner.h"
+
+#include <cmath>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/dataset_random.h"
+#include "common/network_blocks.h"
+#include "common/network_def_json.h"
+#include "common/status_macros.h"
+#include "common/logging.h"
+#include "spdlog/spdlog.h"
+
+namespace netadapt::master {
+namespace {
+
+std::shared_ptr<spdlog::logger> Log() { return common::Logger("master"); }
+
+void FillResult(const v1::TaskResult& result, const common::NetworkDef& network, double resource,
+                double accuracy, v1::ModelResult* out) {
+  out->set_model_digest(result.model_digest());
+  out->set_resource(resource);
+  out->set_accuracy(accuracy);
+  out->clear_widths();
+  for (int32_t width : Widths(network)) out->add_widths(width);
+}
+
+}  // namespace
+
+std::vector<int32_t> Widths(const common::NetworkDef& network) {
+  std::vector<int32_t> widths;
+  for (const common::Layer& layer : network.layers) {
+    if (layer.IsWeighted()) widths.push_back(layer.out_channels);
+  }
+  return widths;
+}
+
+int PickBestProposal(const std::vector<v1::Proposal>& proposals, double previous_accuracy,
+                     double previous_resource) {
+  int best = -1;
+  double best_score = 0;
+  for (int i = 0; i < static_cast<int>(proposals.size()); ++i) {
+    const v1::Proposal& p = proposals[i];
+    if (p.state() != v1::Proposal::SUCCEEDED || !(p.resource() < previous_resource)) continue;
+    const double score = (previous_accuracy - p.accuracy() + 1e-6) /
+                         (previous_resource - p.resource() + 1e-5);
+    if (best < 0 || score < best_score) {
+      best = i;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+// What the loop carries from one iteration to the next.
+struct JobRunner::Current {
+  common::NetworkDef network;
+  std::string model_digest;
+  double resource = 0;
+  double accuracy = 0;
+  double budget = 0;
+  double reduction = 0;  // the first iteration's
+};
+
+JobRunner::JobRunner(std::string job, JobStore& store, WorkerPool& pool, TaskRunner& tasks,
+                     common::ResourceModel& resources, Cancellation& cancellation,
+                     JobRunnerOptions options)
+    : job_(std::move(job)), store_(store), pool_(pool), tasks_(tasks), resources_(resources),
+      cancellation_(cancellation), options_(options) {}
+
+void JobRunner::Run() {
+  absl::StatusOr<v1::Job> job = store_.Get(job_);
+  if (!job.ok()) return;
+  spec_ = job->spec();
+  absl::Status status = RunJob();
+  if (cancellation_.cancelled()) {
+    (void)store_.Update(job_, [](v1::Job& j) {
+      j.set_state(v1::Job::CANCELLED);
+      j.set_reason("cancelled by the user");
+      j.set_phase(v1::Job::DONE);
+    });
+    Log()->info("[job={}] cancelled", job_);
+    return;
+  }
+  if (!status.ok()) {
+    Fail(status);
+    return;
+  }
+  (void)store_.Update(job_, [](v1::Job& j) {
+    j.set_state(v1::Job::SUCCEEDED);
+    j.set_phase(v1::Job::DONE);
+    j.clear_proposals();
+  });
+  Log()->info("[job={}] succeeded", job_);
+}
+
+void JobRunner::Fail(const absl::Status& status) {
+  Log()->error("[job={}] failed: {}", job_, status.ToString());
+  (void)store_.Update(job_, [&](v1::Job& j) {
+    j.set_state(v1::Job::FAILED);
+    j.set_reason(std::string(status.message()));
+    j.set_phase(v1::Job::DONE);
+  });
+}
+
+absl::Status JobRunner::RunJob() {
+  NETADAPT_ASSIGN_OR_RETURN(common::NetworkDef network,
+                            common::NetworkDefFromProto(spec_.network()));
+  Current current;
+  current.network = network;
+  NETADAPT_RETURN_IF_ERROR(store_.Update(job_, [](v1::Job& j) {
+                             j.set_state(v1::Job::RUNNING);
+                             j.set_phase(v1::Job::PREPARING);
+                           }).status());
+  NETADAPT_RETURN_IF_ERROR(Prepare(current));
+  for (int iteration = 1; iteration <= spec_.max_iters() && current.resource > current.budget;
+       ++iteration) {
+    if (cancellation_.cancelled()) return absl::CancelledError("cancelled");
+    NETADAPT_RETURN_IF_ERROR(Iterate(current, iteration));
+  }
+  return Finish(current);
+}
+
+absl::StatusOr<double> JobRunner::Resource(const common::NetworkDef& network) {
+  return common::NetworkResource(network, common::CostContext{}, resources_);
+}
+
+v1::TaskHeader JobRunner::Header(int iteration, int block, const WorkerSlot& slot,
+                                 int attempt) const {
+  v1::TaskHeader header;
+  header.set_job(job_);
+  header.set_iteration(iteration);
+  header.set_block(block);
+  header.set_attempt_id(absl::StrCat(job_, "/", iteration, "/", block, "/", attempt));
+  header.set_master_epoch(options_.master_epoch);
+  // Seeds come from (job seed, iteration, block) only: a retried attempt reproduces its result.
+  header.set_seed(common::DeriveSeed(common::DeriveSeed(spec_.seed(), iteration), block + 1));
+  header.set_job_seed(spec_.seed());
+  header.set_device(slot.device);
+  return header;
+}
+
+absl::StatusOr<v1::TaskResult> JobRunner::RunTask(
+    const std::string& what,
+    const std::function<absl::StatusOr<v1::TaskResult>(const WorkerSlot&)>& task) {
+  absl::Status last;
+  for (int attempt = 1; attempt <= options_.max_task_attempts; ++attempt) {
+    std::optional<WorkerSlot> slot =
+        pool_.Acquire([&] { return cancellation_.cancelled(); }, absl::StrCat(job_, " ", what));
+    if (!slot) return absl::CancelledError("cancelled");
+    absl::StatusOr<v1::TaskResult> result = task(*slot);
+    pool_.Release(*slot);
+    if (result.ok() || !IsInfrastructureFailure(result.status()) || cancellation_.cancelled()) {
+      return result;
+    }
+    if (absl::IsUnavailable(result.status())) pool_.MarkUnreachable(*slot);
+    Log()->warn("[job={}] {} attempt {} failed on {}: {}", job_, what, attempt, slot->worker,
+                result.status().ToString());
+    last = result.status();
+  }
+  return absl::Status(last.code(), absl::StrCat(what, " failed ", options_.max_task_attempts,
+                                                " times; last: ", last.message()));
+}
+
+absl::Status JobRunner::Prepare(Current& current) {
+  v1::PretrainTask pretrain;
+  pretrain.set_network_json(common::NetworkDefToJson(current.network));
+  pretrain.set_model_digest(spec_.weights_digest());
+  v1::FineTuneTask& training = *pretrain.mutable_training();
+  training.set_dataset(spec_.dataset());
+  training.set_holdout_size(spec_.holdout_size());
+  training.set_epochs(spec_.pretrain_epochs());
+  training.set_learning_rate(0.05);
+  training.set_momentum(spec_.momentum());
+  training.set_weight_decay(spec_.weight_decay());
+  training.set_batch_size(spec_.batch_size());
+  NETADAPT_ASSIGN_OR_RETURN(
+      v1::TaskResult seed, RunTask("prepare the seed network", [&](const WorkerSlot& slot) {
+        v1::PretrainTask task = pretrain;
+        *task.mutable_header() = Header(0, -1, slot, 1);
+        *task.mutable_training()->mutable_header() = task.header();
+        return tasks_.Pretrain(slot, task, nullptr, cancellation_);
+      }));
+  current.model_digest = seed.model_digest();
+  NETADAPT_ASSIGN_OR_RETURN(
+      v1::TaskResult evaluated, RunTask("evaluate the seed network", [&](const WorkerSlot& slot) {
+        v1::EvaluateTask task;
+        *task.mutable_header() = Header(0, -1, slot, 1);
+        task.set_model_digest(current.model_digest);
+        task.set_dataset(spec_.dataset());
+        task.set_holdout_size(spec_.holdout_size());
+        task.set_split(v1::EvaluateTask::HELD_OUT);
+        return tasks_.Evaluate(slot, task, nullptr, cancellation_);
+      }));
+  current.accuracy = evaluated.accuracy();
+  NETADAPT_ASSIGN_OR_RETURN(current.resource, Resource(current.network));
+  current.budget = spec_.budget() > 0 ? spec_.budget() : spec_.budget_ratio() * current.resource;
+  current.reduction = spec_.init_resource_reduction() > 0
+                          ? spec_.init_resource_reduction()
+                          : spec_.init_resource_reduction_ratio() * current.resource;
+  Log()->info("[job={}] seed: resource={:.6g} budget={:.6g} accuracy={:.4f}", job_,
+              current.resource, current.budget, current.accuracy);
+  return store_
+      .Update(job_,
+              [&](v1::Job& j) {
+                FillResult(seed, current.network, current.resource, current.accuracy,
+                           j.mutable_seed());
+                j.set_budget(current.budget);
+                j.set_phase(v1::Job::ITERATING);
+              })
+      .status();
+}
+
+void JobRunner::SetProposal(int block, const std::function<void(v1::Proposal&)>& mutate) {
+  (void)store_.Update(job_, [&](v1::Job& j) {
+    if (block < j.proposals_size()) mutate(*j.mutable_proposals(block));
+  });
+}
+
+absl::Status JobRunner::Iterate(Current& current, int iteration) {
+  const absl::Time start = absl::Now();
+  const double target =
+      current.resource - current.reduction * std::pow(spec_.resource_reduction_decay(),
+                                                      iteration - 1);
+  NETADAPT_ASSIGN_OR_RETURN(std::vector<common::Block> blocks,
+                            common::FindBlocks(current.network));
+  if (blocks.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(current.network.name, " has no prunable block"));
+  }
+  NETADAPT_RETURN_IF_ERROR(store_.Update(job_, [&](v1::Job& j) {
+                             j.set_current_iteration(iteration);
+                             j.set_current_target(target);
+                             j.clear_proposals();
+                             for (int b = 0; b < static_cast<int>(blocks.size()); ++b) {
+                               v1::Proposal& p = *j.add_proposals();
+                               p.set_block(b);
+                               p.set_layer(current.network.layers[blocks[b].layer_index].name);
+                               p.set_state(v1::Proposal::PENDING);
+                             }
+                           }).status());
+  Log()->info("[job={} iter={}] target={:.6g} blocks={}", job_, iteration, target, blocks.size());
+
+  // One thread per block: each waits for free workers, so the pool decides the parallelism.
+  std::vector<std::thread> threads;
+  for (int b = 0; b < static_cast<int>(blocks.size()); ++b) {
+    threads.emplace_back([&, b] {
+      auto fail = [&](v1::Proposal::State state, const absl::Status& status) {
+        SetProposal(b, [&](v1::Proposal& p) {
+          p.set_state(state);
+          p.set_error(std::string(status.message()));
+        });
+      };
+      SetProposal(b, [](v1::Proposal& p) { p.set_state(v1::Proposal::SIMPLIFYING); });
+      absl::StatusOr<v1::TaskResult> simplified =
+          RunTask(absl::StrCat("iteration ", iteration, " block ", b, " simplify"),
+                  [&](const WorkerSlot& slot) {
+                    v1::SimplifyTask task;
+                    *task.mutable_header() = Header(iteration, b, slot, 1);
+                    task.set_model_digest(current.model_digest);
+                    task.set_block(b);
+                    task.set_target_resource(target);
+                    task.set_resource_type(spec_.resource_type());
+                    task.set_search(spec_.search());
+                    task.set_binary_threshold(spec_.binary_threshold());
+                    task.set_channel_step(spec_.channel_step());
+                    SetProposal(b, [&](v1::Proposal& p) { p.set_worker(slot.worker); });
+                    return tasks_.Simplify(slot, task, nullptr, cancellation_);
+                  });
+      if (!simplified.ok()) return fail(v1::Proposal::FAILED, simplified.status());
+      SetProposal(b, [&](v1::Proposal& p) {
+        p.set_width(simplified->width());
+        p.set_resource(simplified->resource());
+      });
+      if (!simplified->meets_target()) {
+        return fail(v1::Proposal::TARGET_NOT_MET,
+                    absl::FailedPreconditionError(absl::StrCat(
+                        "even at width ", simplified->width(), " the network's resource ",
+                        simplified->resource(), " is not below the target ", target)));
+      }
+      SetProposal(b, [&](v1::Proposal& p) {
+        p.set_state(v1::Proposal::FINE_TUNING);
+        p.set_total_steps(spec_.short_term_fine_tune_iteration());
+      });
+      absl::Time last_progress = absl::InfinitePast();
+      absl::StatusOr<v1::TaskResult> tuned = RunTask(
+          absl::StrCat("iteration ", iteration, " block ", b, " fine-tune"),
+          [&](const WorkerSlot& slot) {
+            v1::FineTuneTask task;
+            *task.mutable_header() = Header(iteration, b, slot, 1);
+            task.set_model_digest(simplified->model_digest());
+            task.set_dataset(spec_.dataset());
+            task.set_holdout_size(spec_.holdout_size());
+            task.set_steps(spec_.short_term_fine_tune_iteration());
+            task.set_learning_rate(spec_.finetune_lr());
+            task.set_momentum(spec_.momentum());
+            task.set_weight_decay(spec_.weight_decay());
+            task.set_batch_size(spec_.batch_size());
+            SetProposal(b, [&](v1::Proposal& p) { p.set_worker(slot.worker); });
+            return tasks_.FineTune(
+                slot, task,
+                [&](const v1::TaskProgress& progress) {
+                  if (absl::Now() - last_progress < options_.progress_interval) return;
+                  last_progress = absl::Now();
+                  SetProposal(b, [&](v1::Proposal& p) {
+                    p.set_step(progress.step());
+                    p.set_total_steps(progress.total_steps());
+                  });
+                },
+                cancellation_);
+          });
+      if (!tuned.ok()) return fail(v1::Proposal::FAILED, tuned.status());
+      SetProposal(b, [&](v1::Proposal& p) {
+        p.set_state(v1::Proposal::EVALUATING);
+        p.set_step(p.total_steps());
+      });
+      absl::StatusOr<v1::TaskResult> evaluated =
+          RunTask(absl::StrCat("iteration ", iteration, " block ", b, " evaluate"),
+                  [&](const WorkerSlot& slot) {
+                    v1::EvaluateTask task;
+                    *task.mutable_header() = Header(iteration, b, slot, 1);
+                    task.set_model_digest(tuned->model_digest());
+                    task.set_dataset(spec_.dataset());
+                    task.set_holdout_size(spec_.holdout_size());
+                    task.set_split(v1::EvaluateTask::HELD_OUT);
+                    return tasks_.Evaluate(slot, task, nullptr, cancellation_);
+                  });
+      if (!evaluated.ok()) return fail(v1::Proposal::FAILED, evaluated.status());
+      SetProposal(b, [&](v1::Proposal& p) {
+        p.set_state(v1::Proposal::SUCCEEDED);
+        p.set_accuracy(evaluated->accuracy());
+        p.set_model_digest(tuned->model_digest());
+      });
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  if (cancellation_.cancelled()) return absl::CancelledError("cancelled");
+
+  NETADAPT_ASSIGN_OR_RETURN(v1::Job job, store_.Get(job_));
+  const std::vector<v1::Proposal> proposals(job.proposals().begin(), job.proposals().end());
+  const int best = PickBestProposal(proposals, current.accuracy, current.resource);
+  if (best < 0) {
+    std::string reasons;
+    for (const v1::Proposal& p : proposals) {
+      absl::StrAppend(&reasons, "; block ", p.block(), " (", p.layer(), "): ",
+                      v1::Proposal::State_Name(p.state()),
+                      p.error().empty() ? "" : absl::StrCat(" ", p.error()));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "iteration ", iteration, ": no proposal reaches the target ", target, reasons));
+  }
+  const v1::Proposal& chosen = proposals[best];
+  current.network = common::WithBlockWidth(current.network, blocks[best], chosen.width());
+  current.model_digest = chosen.model_digest();
+  current.resource = chosen.resource();
+  current.accuracy = chosen.accuracy();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  Log()->info("[job={} iter={}] chose block {} ({}) width={} resource={:.6g} accuracy={:.4f} "
+              "in {:.1f} s",
+              job_, iteration, best, chosen.layer(), chosen.width(), current.resource,
+              current.accuracy, seconds);
+  v1::TaskResult chosen_result;
+  chosen_result.set_model_digest(current.model_digest);
+  return store_
+      .Update(job_,
+              [&](v1::Job& j) {
+                v1::Iteration& it = *j.add_history();
+                it.set_iteration(iteration);
+                it.set_target_resource(target);
+                it.set_chosen_block(best);
+                it.set_chosen_layer(chosen.layer());
+                FillResult(chosen_result, current.network, current.resource, current.accuracy,
+                           it.mutable_result());
+                it.set_duration_seconds(seconds);
+                *it.mutable_proposals() = j.proposals();
+                j.set_best_iteration(j.history_size() - 1);
+              })
+      .status();
+}
+
+absl::Status JobRunner::Finish(Current& current) {
+  NETADAPT_RETURN_IF_ERROR(store_.Update(job_, [](v1::Job& j) {
+                             j.set_phase(v1::Job::FINISHING);
+                             j.clear_proposals();
+                           }).status());
+  if (spec_.long_term_fine_tune_epochs() > 0) {
+    NETADAPT_ASSIGN_OR_RETURN(
+        v1::TaskResult tuned, RunTask("long-term fine-tune", [&](const WorkerSlot& slot) {
+          v1::FineTuneTask task;
+          *task.mutable_header() = Header(spec_.max_iters() + 1, -1, slot, 1);
+          task.set_model_digest(current.model_digest);
+          task.set_dataset(spec_.dataset());
+          task.set_holdout_size(spec_.holdout_size());
+          task.set_epochs(spec_.long_term_fine_tune_epochs());
+          task.set_learning_rate(spec_.finetune_lr());
+          task.set_momentum(spec_.momentum());
+          task.set_weight_decay(spec_.weight_decay());
+          task.set_batch_size(spec_.batch_size());
+          return tasks_.FineTune(slot, task, nullptr, cancellation_);
+        }));
+    current.model_digest = tuned.model_digest();
+  }
+  NETADAPT_ASSIGN_OR_RETURN(
+      v1::TaskResult evaluated, RunTask("evaluate on the test split", [&](const WorkerSlot& slot) {
+        v1::EvaluateTask task;
+        *task.mutable_header() = Header(spec_.max_iters() + 1, -1, slot, 1);
+        task.set_model_digest(current.model_digest);
+        task.set_dataset(spec_.dataset());
+        task.set_holdout_size(spec_.holdout_size());
+        task.set_split(v1::EvaluateTask::TEST);
+        return tasks_.Evaluate(slot, task, nullptr, cancellation_);
+      }));
+  v1::TaskResult final_model;
+  final_model.set_model_digest(current.model_digest);
+  return store_
+      .Update(job_,
+              [&](v1::Job& j) {
+                FillResult(final_model, current.network, current.resource,
+                           evaluated.accuracy(), j.mutable_final());
+              })
+      .status();
+}
+
+}  // namespace netadapt::master

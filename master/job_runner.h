@@ -1,0 +1,78 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/network_def.h"
+#include "common/resource_model.h"
+#include "master/cancellation.h"
+#include "master/job_store.h"
+#include "master/task_runner.h"
+#include "master/worker_pool.h"
+
+namespace netadapt::master {
+
+struct JobRunnerOptions {
+  // Attempts of a task that fails for infrastructure reasons (worker gone, network) before
+  // its proposal fails.
+  int max_task_attempts = 3;
+  // Fine-tuning progress reaches the job (and its watchers) at most this often.
+  absl::Duration progress_interval = absl::Milliseconds(500);
+  // Identifies this master process in task headers (stale attempts are refused later).
+  int64_t master_epoch = 0;
+};
+
+// Runs one NetAdapt job to its end (DESIGN.md section 3), recording everything in the
+// JobStore: prepares the seed network (a Pretrain task imports or initialises and optionally
+// pre-trains it; an Evaluate task measures its held-out accuracy), then iterates: for every
+// block, in parallel over the workers, Simplify -> FineTune -> Evaluate; picks the proposal
+// with the smallest accuracy loss per resource saved; stops at the budget or max_iters;
+// optionally fine-tunes the result long-term and evaluates it on the test split.
+// Transport-free: tasks go through TaskRunner, workers through WorkerPool.
+class JobRunner {
+ public:
+  // `job` must be stored already with its spec resolved (JobManager does): spec.network set,
+  // defaults filled in. `resources` costs networks for the job's resource type.
+  JobRunner(std::string job, JobStore& store, WorkerPool& pool, TaskRunner& tasks,
+            common::ResourceModel& resources, Cancellation& cancellation,
+            JobRunnerOptions options);
+
+  // Runs to a terminal state (SUCCEEDED, FAILED with the reason, CANCELLED).
+  void Run();
+
+ private:
+  struct Current;
+  absl::Status RunJob();
+  absl::Status Prepare(Current& current);
+  absl::Status Iterate(Current& current, int iteration);
+  absl::Status Finish(Current& current);
+  // Runs `task` on a free slot, retrying infrastructure failures; `what` names it in errors.
+  absl::StatusOr<v1::TaskResult> RunTask(
+      const std::string& what,
+      const std::function<absl::StatusOr<v1::TaskResult>(const WorkerSlot&)>& task);
+  v1::TaskHeader Header(int iteration, int block, const WorkerSlot& slot, int attempt) const;
+  absl::StatusOr<double> Resource(const common::NetworkDef& network);
+  void SetProposal(int block, const std::function<void(v1::Proposal&)>& mutate);
+  void Fail(const absl::Status& status);
+
+  const std::string job_;
+  JobStore& store_;
+  WorkerPool& pool_;
+  TaskRunner& tasks_;
+  common::ResourceModel& resources_;
+  Cancellation& cancellation_;
+  const JobRunnerOptions options_;
+  v1::JobSpec spec_;
+};
+
+// The output widths of the conv and linear layers of `network`, in order.
+std::vector<int32_t> Widths(const common::NetworkDef& network);
+
+// The original implementation's rule for the best proposal: the smallest
+// (acc_prev - acc + 1e-6) / (resource_prev - resource + 1e-5) among proposals whose resource
+// is below resource_prev. Index into `proposals`, or -1 when none qualifies.
+int PickBestProposal(const std::vector<v1::Proposal>& proposals, double previous_accuracy,
+                     double previous_resource);
+
+}  // namespace netadapt::master

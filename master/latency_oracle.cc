@@ -1,0 +1,85 @@
+#include "master/latency_oracle.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace netadapt::master {
+
+std::unique_ptr<LatencyOracle> LatencyOracle::Measuring(common::LatencyTable table,
+                                                        common::LatencyMeasurer* measurer) {
+  auto oracle = std::unique_ptr<LatencyOracle>(new LatencyOracle());
+  oracle->measurer_ = measurer;
+  absl::MutexLock lock(&oracle->mu_);
+  oracle->table_ = std::move(table);
+  return oracle;
+}
+
+std::unique_ptr<LatencyOracle> LatencyOracle::Interpolating(common::LatencyTable table,
+                                                            common::Interpolation interpolation) {
+  auto oracle = std::unique_ptr<LatencyOracle>(new LatencyOracle());
+  oracle->interpolated_ = std::make_unique<common::LutLatencyModel>(
+      std::move(table), common::MissPolicy::Interpolate(interpolation));
+  return oracle;
+}
+
+absl::StatusOr<std::vector<double>> LatencyOracle::Lookup(
+    const std::vector<common::LayerShape>& shapes) {
+  std::vector<double> latencies(shapes.size());
+  if (interpolated_ != nullptr) {
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      NETADAPT_ASSIGN_OR_RETURN(latencies[i], interpolated_->LayerCost(shapes[i]));
+    }
+    return latencies;
+  }
+  if (measurer_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "no profiler agent is configured to measure missing LUT entries (start the master "
+        "with --profiler, or give the job a LUT and lut_mode INTERPOLATE)");
+  }
+  // Claims the misses nobody measures yet; waits for those somebody else measures.
+  std::vector<common::LayerShape> mine;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const common::LayerShape& shape : shapes) {
+      if (table_.Find(shape) || in_flight_.contains(shape)) continue;
+      if (std::find(mine.begin(), mine.end(), shape) == mine.end()) mine.push_back(shape);
+    }
+    for (const common::LayerShape& shape : mine) in_flight_.insert(shape);
+  }
+  if (!mine.empty()) {
+    absl::StatusOr<std::vector<double>> measured = measurer_->MeasureMs(mine);
+    absl::MutexLock lock(&mu_);
+    for (const common::LayerShape& shape : mine) in_flight_.erase(shape);
+    if (!measured.ok()) return measured.status();
+    if (measured->size() != mine.size()) {
+      return absl::InternalError("the profiler returned the wrong number of latencies");
+    }
+    for (size_t i = 0; i < mine.size(); ++i) table_.Insert(mine[i], (*measured)[i]);
+    measured_ += static_cast<int64_t>(mine.size());
+  }
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    auto measured_by_other = [&] { return !in_flight_.contains(shapes[i]); };
+    mu_.Await(absl::Condition(&measured_by_other));
+    std::optional<double> latency = table_.Find(shapes[i]);
+    if (!latency) {
+      // The caller that measured it failed; its error went to that caller.
+      return absl::UnavailableError(absl::StrCat("measuring ", shapes[i].DebugString(),
+                                                 " failed in a concurrent lookup; retry"));
+    }
+    latencies[i] = *latency;
+  }
+  return latencies;
+}
+
+int64_t LatencyOracle::measured() const {
+  absl::MutexLock lock(&mu_);
+  return measured_;
+}
+
+absl::StatusOr<double> LatencyOracle::Adapter::LayerCost(const common::LayerShape& shape) {
+  NETADAPT_ASSIGN_OR_RETURN(std::vector<double> latency, oracle_.Lookup({shape}));
+  return latency[0];
+}
+
+}  // namespace netadapt::master

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/latency_table.h"
+#include "common/lut_interpolation.h"
+#include "common/lut_latency_model.h"
+#include "common/resource_model.h"
+
+namespace netadapt::master {
+
+// A LATENCY job's source of layer latencies: its LUT, with misses measured on the device
+// through the profiler agent (the default) or interpolated offline. Lookups of many shapes go
+// to the profiler as one batch, and concurrent lookups of the same missing shape share one
+// measurement (the first caller measures, the others wait for its result). Thread-safe.
+class LatencyOracle {
+ public:
+  // Measure mode. `measurer` (not owned) must outlive the oracle.
+  static std::unique_ptr<LatencyOracle> Measuring(common::LatencyTable table,
+                                                  common::LatencyMeasurer* measurer);
+  // Interpolate mode: misses come from `interpolation` over the table's entries.
+  static std::unique_ptr<LatencyOracle> Interpolating(common::LatencyTable table,
+                                                      common::Interpolation interpolation);
+
+  // One latency (ms) per shape, in order.
+  absl::StatusOr<std::vector<double>> Lookup(const std::vector<common::LayerShape>& shapes);
+
+  // The oracle as a ResourceModel (for the network resource the master computes).
+  common::ResourceModel& model() { return adapter_; }
+
+  // Entries measured so far, for the job's report.
+  int64_t measured() const;
+
+ private:
+  class Adapter final : public common::ResourceModel {
+   public:
+    explicit Adapter(LatencyOracle& oracle) : oracle_(oracle) {}
+    absl::StatusOr<double> LayerCost(const common::LayerShape& shape) override;
+
+   private:
+    LatencyOracle& oracle_;
+  };
+
+  LatencyOracle() : adapter_(*this) {}
+
+  Adapter adapter_;
+  // Interpolate mode.
+  std::unique_ptr<common::LutLatencyModel> interpolated_;
+  // Measure mode.
+  common::LatencyMeasurer* measurer_ = nullptr;
+  mutable absl::Mutex mu_;
+  common::LatencyTable table_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<common::LayerShape> in_flight_ ABSL_GUARDED_BY(mu_);
+  int64_t measured_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace netadapt::master

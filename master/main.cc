@@ -1,0 +1,138 @@
+// netadapt-master: runs NetAdapt jobs and dispatches their tasks to workers.
+//   netadapt-master --port=50051 --state_dir=/var/lib/netadapt --profiler=jetson:50061
+// Serves netadapt.v1.JobService (users) and netadapt.v1.CoordinatorService (workers), plus
+// health and reflection, until SIGTERM or SIGINT.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/artifact_store.h"
+#include "common/logging.h"
+#include "common/rpc/channel.h"
+#include "common/rpc/profiler_client.h"
+#include "common/rpc/server.h"
+#include "master/grpc_task_runner.h"
+#include "master/job_manager.h"
+#include "master/job_store.h"
+#include "master/services.h"
+#include "master/worker_pool.h"
+
+ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on (127.0.0.1 for loopback only).");
+ABSL_FLAG(int, port, 50051, "Port to listen on; 0 picks a free one (see --port_file).");
+ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file once serving.");
+ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection.");
+ABSL_FLAG(std::string, state_dir, "netadapt-state",
+          "Directory of the durable job state and the artifact store.");
+ABSL_FLAG(std::string, profiler, "",
+          "host:port of the netadapt-profiler agent measuring LUT misses; empty = none (LATENCY "
+          "jobs then need a LUT and lut_mode INTERPOLATE).");
+ABSL_FLAG(int, heartbeat_interval_ms, 1000, "How often workers heartbeat.");
+ABSL_FLAG(int, heartbeat_misses, 5, "Missed heartbeats after which a worker is dead.");
+ABSL_FLAG(double, task_timeout_s, 24 * 3600, "Deadline of one task on a worker.");
+ABSL_FLAG(int, max_task_attempts, 3, "Attempts of a task whose worker fails.");
+ABSL_FLAG(double, shutdown_grace_s, 5, "On SIGTERM, seconds in-flight calls may take to finish.");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical, off.");
+
+namespace netadapt::master {
+namespace {
+
+int Run() {
+  const std::shared_ptr<spdlog::logger> log = common::Logger("master");
+  const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+  absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(state_dir);
+  if (!store.ok()) {
+    log->critical("--state_dir: {}", store.status().ToString());
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<common::ArtifactStore>> artifacts =
+      common::ArtifactStore::Open(state_dir + "/artifacts");
+  if (!artifacts.ok()) {
+    log->critical("--state_dir: {}", artifacts.status().ToString());
+    return 2;
+  }
+  const int heartbeat_ms = absl::GetFlag(FLAGS_heartbeat_interval_ms);
+  WorkerPool pool(absl::Milliseconds(heartbeat_ms) * absl::GetFlag(FLAGS_heartbeat_misses));
+  GrpcTaskRunner tasks(absl::Seconds(absl::GetFlag(FLAGS_task_timeout_s)));
+
+  std::unique_ptr<rpc::ProfilerClient> profiler;
+  std::unique_ptr<rpc::GrpcLatencyMeasurer> measurer;
+  if (!absl::GetFlag(FLAGS_profiler).empty()) {
+    profiler = std::make_unique<rpc::ProfilerClient>(
+        rpc::MakeChannel(absl::GetFlag(FLAGS_profiler)));
+    absl::StatusOr<v1::DescribeDeviceResponse> device = profiler->DescribeDevice();
+    int max_batch = 64;
+    if (device.ok()) {
+      if (device->max_batch_shapes() > 0) max_batch = device->max_batch_shapes();
+      log->info("profiler {}: {}", absl::GetFlag(FLAGS_profiler),
+                device->fingerprint().device_name());
+    } else {
+      log->warn("profiler {} not reachable yet ({}); lookups will retry it",
+                absl::GetFlag(FLAGS_profiler), device.status().ToString());
+    }
+    measurer = std::make_unique<rpc::GrpcLatencyMeasurer>(profiler.get(), max_batch);
+  }
+
+  JobRunnerOptions runner_options;
+  runner_options.max_task_attempts = absl::GetFlag(FLAGS_max_task_attempts);
+  runner_options.master_epoch = absl::ToUnixMillis(absl::Now());
+  auto manager = std::make_unique<JobManager>(**store, pool, tasks, **artifacts, measurer.get(),
+                                              runner_options);
+  JobServiceImpl job_service(*manager, **store, pool, **artifacts);
+  CoordinatorServiceImpl coordinator(*manager, pool, **artifacts, heartbeat_ms);
+
+  rpc::ServerOptions server_options;
+  server_options.address =
+      absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
+  server_options.port_file = absl::GetFlag(FLAGS_port_file);
+  server_options.reflection = absl::GetFlag(FLAGS_reflection);
+  absl::StatusOr<std::unique_ptr<rpc::RpcServer>> server =
+      rpc::RpcServer::Start(server_options, {&job_service, &coordinator});
+  if (!server.ok()) {
+    log->critical("{}", server.status().ToString());
+    return 1;
+  }
+  log->info("serving on port {} (state in {})", (*server)->port(), state_dir);
+
+  // Declares silent workers dead so their devices leave the pool.
+  absl::Notification stop;
+  std::thread reaper([&] {
+    while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(heartbeat_ms))) {
+      pool.ExpireSilentWorkers();
+    }
+  });
+
+  const std::optional<int> signal = rpc::WaitForTerminationSignal();
+  log->info("signal {}: shutting down", signal.value_or(0));
+  stop.Notify();
+  reaper.join();
+  manager.reset();  // cancels running jobs: their tasks on workers are cancelled too
+  (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s)));
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace netadapt::master
+
+int main(int argc, char** argv) {
+  netadapt::rpc::BlockTerminationSignals();
+  absl::SetProgramUsageMessage("NetAdapt master: serves netadapt.v1.JobService and "
+                               "netadapt.v1.CoordinatorService.");
+  absl::ParseCommandLine(argc, argv);
+  const absl::Status logging =
+      netadapt::common::InitLogging("master", absl::GetFlag(FLAGS_log_level));
+  if (!logging.ok()) {
+    std::fprintf(stderr, "--log_level: %s\n", std::string(logging.message()).c_str());
+    return 2;
+  }
+  return netadapt::master::Run();
+}

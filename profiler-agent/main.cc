@@ -1,0 +1,109 @@
+// netadapt-profiler: the latency measurement agent that runs on the target device.
+//   netadapt-profiler --port=50061 --device=cpu
+// Serves netadapt.v1.ProfilerService (plus health and reflection) until SIGTERM or SIGINT.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/rpc/server.h"
+#include "common/torch/device.h"
+#include "common/torch/layer_timer.h"
+#include "profiler-agent/device_info.h"
+#include "profiler-agent/profiler.h"
+#include "profiler-agent/profiler_service.h"
+
+ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on (127.0.0.1 for loopback only).");
+ABSL_FLAG(int, port, 50061, "Port to listen on; 0 picks a free one (see --port_file).");
+ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file once serving.");
+ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection.");
+ABSL_FLAG(std::string, device, "cpu", "LibTorch device to measure on: cpu, cuda, cuda:N.");
+ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = one per core.");
+ABSL_FLAG(std::string, power_mode, "",
+          "Power mode recorded in the fingerprint; empty = read `nvpmodel -q` where present.");
+ABSL_FLAG(int, max_batch_shapes, 256, "Most shapes one MeasureLayers request may carry.");
+ABSL_FLAG(int64_t, max_memory_mb, 2048, "Most memory (MiB) one measurement may allocate.");
+ABSL_FLAG(int, warmup_runs, 5, "Default untimed runs per shape.");
+ABSL_FLAG(int, min_runs, 10, "Default timed runs before the stopping rule applies.");
+ABSL_FLAG(int, max_runs, 200, "Default cap on timed runs per shape.");
+ABSL_FLAG(double, relative_tolerance, 0.01, "Default stability tolerance of the median.");
+ABSL_FLAG(double, max_time_ms, 2000, "Default cap on the timed runs' total per shape (ms).");
+ABSL_FLAG(uint64_t, seed, 0, "Seed of the random weights and inputs.");
+ABSL_FLAG(double, shutdown_grace_s, 5, "On SIGTERM, seconds in-flight calls may take to finish.");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical, off.");
+
+namespace netadapt::profiler {
+namespace {
+
+int Run() {
+  const std::shared_ptr<spdlog::logger> log = common::Logger("profiler");
+  if (absl::GetFlag(FLAGS_max_batch_shapes) <= 0 || absl::GetFlag(FLAGS_max_memory_mb) <= 0) {
+    log->critical("--max_batch_shapes and --max_memory_mb must be positive");
+    return 2;
+  }
+  engine::SetIntraOpThreads(absl::GetFlag(FLAGS_threads));
+  absl::StatusOr<std::unique_ptr<common::RunnerFactory>> factory =
+      engine::MakeTorchRunnerFactory(absl::GetFlag(FLAGS_device), absl::GetFlag(FLAGS_seed));
+  if (!factory.ok()) {
+    log->critical("--device: {}", factory.status().ToString());
+    return 2;
+  }
+  v1::DeviceFingerprint fingerprint =
+      HostFingerprint(**factory, absl::GetFlag(FLAGS_power_mode));
+
+  ProfilerOptions options;
+  options.max_batch_shapes = absl::GetFlag(FLAGS_max_batch_shapes);
+  options.max_memory_bytes = absl::GetFlag(FLAGS_max_memory_mb) << 20;
+  options.default_measure.warmup_runs = absl::GetFlag(FLAGS_warmup_runs);
+  options.default_measure.min_runs = absl::GetFlag(FLAGS_min_runs);
+  options.default_measure.max_runs = absl::GetFlag(FLAGS_max_runs);
+  options.default_measure.relative_tolerance = absl::GetFlag(FLAGS_relative_tolerance);
+  options.default_measure.max_time_ms = absl::GetFlag(FLAGS_max_time_ms);
+  options.default_measure = common::MeasureOptions::WithDefaults(options.default_measure, {});
+  Profiler profiler(*std::move(factory), fingerprint, options);
+  ProfilerServiceImpl service(&profiler);
+
+  rpc::ServerOptions server_options;
+  server_options.address =
+      absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
+  server_options.port_file = absl::GetFlag(FLAGS_port_file);
+  server_options.reflection = absl::GetFlag(FLAGS_reflection);
+  absl::StatusOr<std::unique_ptr<rpc::RpcServer>> server =
+      rpc::RpcServer::Start(server_options, {&service});
+  if (!server.ok()) {
+    log->critical("{}", server.status().ToString());
+    return 1;
+  }
+  log->info("measuring on {} ({}, {}; power mode '{}', {} threads)", profiler.device(),
+            fingerprint.device_name(), engine::TorchBuildDescription(), fingerprint.power_mode(),
+            fingerprint.extra().at("intra_op_threads"));
+
+  const std::optional<int> signal = rpc::WaitForTerminationSignal();
+  log->info("signal {}: shutting down", signal.value_or(0));
+  (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s)));
+  profiler.Shutdown();
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace netadapt::profiler
+
+int main(int argc, char** argv) {
+  // Before any thread starts, so that only the main thread receives SIGTERM/SIGINT.
+  netadapt::rpc::BlockTerminationSignals();
+  absl::SetProgramUsageMessage("Latency measurement agent: serves netadapt.v1.ProfilerService.");
+  absl::ParseCommandLine(argc, argv);
+  const absl::Status logging =
+      netadapt::common::InitLogging("profiler", absl::GetFlag(FLAGS_log_level));
+  if (!logging.ok()) {
+    std::fprintf(stderr, "--log_level: %s\n", std::string(logging.message()).c_str());
+    return 2;
+  }
+  return netadapt::profiler::Run();
+}
