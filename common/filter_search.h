@@ -51,6 +51,23 @@ struct SearchResult {
 // floor(width / step) * step, ..., 2 * step, step; just {width} when width < step.
 std::vector<int> CandidateWidths(int width, int step);
 
+// The same sequence without materialising it (searches index it; a 4096-wide block has 512).
+class CandidateRange {
+ public:
+  CandidateRange() = default;
+  CandidateRange(int width, int step)
+      : top_(width < step ? width : width / step * step),
+        step_(step),
+        size_(width < step ? 1 : width / step) {}
+  int operator[](int i) const { return top_ - i * step_; }
+  int size() const { return size_; }
+
+ private:
+  int top_ = 0;
+  int step_ = 1;
+  int size_ = 0;
+};
+
 // The searches of one network's blocks (what one NetAdapt iteration runs), sharing the
 // analysis of the network: its blocks, layer shapes and candidate lists are computed once.
 // Immutable after Create: SimplifyBlock may run concurrently for different blocks.
@@ -99,7 +116,7 @@ class BlockSearch {
   SearchOptions options_;
   std::vector<Block> blocks_;
   std::vector<CostedLayer> layers_;  // the network's conv2d and linear layers
-  std::vector<std::vector<int>> candidates_;  // per block, widest first
+  std::vector<CandidateRange> candidates_;  // per block, widest first
 };
 
 // BlockSearch::Create(network, options) then SimplifyBlock(block, target, model).

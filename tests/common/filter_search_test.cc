@@ -329,6 +329,17 @@ TEST(FilterSearchTest, BlockAtItsMinimumWidthHasOneCandidate) {
   EXPECT_EQ(CandidateWidths(20, 8), std::vector<int>({16, 8}));
 }
 
+TEST(FilterSearchTest, CandidateRangeIsCandidateWidths) {
+  for (int step : {1, 3, 8, 64}) {
+    for (int width = 1; width <= 300; ++width) {
+      const std::vector<int> widths = CandidateWidths(width, step);
+      const CandidateRange range(width, step);
+      ASSERT_EQ(range.size(), static_cast<int>(widths.size())) << width << " " << step;
+      for (int i = 0; i < range.size(); ++i) EXPECT_EQ(range[i], widths[i]);
+    }
+  }
+}
+
 TEST(FilterSearchTest, ExactBisectsOnMonotoneResources) {
   // FLOPs are monotone: on AlexNet's 4096-wide block (512 candidates) exact needs a handful of
   // evaluations where linear scans.
