@@ -12,6 +12,9 @@ namespace netadapt::master {
 class Cancellation {
  public:
   void Cancel() {
+    // Held while callbacks run, so that Remove waits for a callback in progress: callers
+    // destroy what their callback touches (an RPC's ClientContext) right after Remove.
+    absl::MutexLock running(&running_mu_);
     std::map<int, std::function<void()>> callbacks;
     {
       absl::MutexLock lock(&mu_);
@@ -37,12 +40,15 @@ class Cancellation {
     callback();
     return -1;
   }
+  // After Remove returns, the callback `id` is not running and will not run.
   void Remove(int id) {
+    absl::MutexLock running(&running_mu_);
     absl::MutexLock lock(&mu_);
     callbacks_.erase(id);
   }
 
  private:
+  absl::Mutex running_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::map<int, std::function<void()>> callbacks_ ABSL_GUARDED_BY(mu_);

@@ -55,7 +55,11 @@ JobManager::JobManager(JobStore& store, WorkerPool& pool, TaskRunner& tasks,
                        common::ArtifactStore& artifacts, common::LatencyMeasurer* measurer,
                        JobRunnerOptions options)
     : store_(store), pool_(pool), tasks_(tasks), artifacts_(artifacts), measurer_(measurer),
-      options_(options) {}
+      options_(options) {
+  if (measurer_ != nullptr) {
+    shared_oracle_ = LatencyOracle::Measuring(common::LatencyTable(), measurer_);
+  }
+}
 
 JobManager::~JobManager() {
   std::map<std::string, std::unique_ptr<Running>> running;
@@ -195,20 +199,25 @@ absl::StatusOr<std::unique_ptr<JobManager::Running>> JobManager::Prepare(const v
   common::ResourceModel* resources = nullptr;
   if (spec.resource_type() == v1::RESOURCE_TYPE_LATENCY) {
     common::LatencyTable table;
-    if (!spec.lut_digest().empty()) {
+    if (spec.lut_digest().empty() && spec.lut_mode() == v1::LUT_MODE_MEASURE) {
+      running->oracle = shared_oracle_.get();
+    } else if (!spec.lut_digest().empty()) {
       NETADAPT_ASSIGN_OR_RETURN(std::string bytes, artifacts_.Get(spec.lut_digest()));
       absl::StatusOr<common::LatencyTable> parsed =
           common::ParseLatencyTable(bytes, "spec.lut_digest");
       if (!parsed.ok()) return parsed.status();
       table = *std::move(parsed);
     }
-    if (spec.lut_mode() == v1::LUT_MODE_INTERPOLATE) {
+    if (running->oracle != nullptr) {
+      // the shared table
+    } else if (spec.lut_mode() == v1::LUT_MODE_INTERPOLATE) {
       NETADAPT_ASSIGN_OR_RETURN(common::Interpolation interpolation,
                                 common::ParseInterpolation(spec.interpolation()));
-      running->oracle = LatencyOracle::Interpolating(std::move(table), interpolation);
+      running->own_oracle = LatencyOracle::Interpolating(std::move(table), interpolation);
     } else {
-      running->oracle = LatencyOracle::Measuring(std::move(table), measurer_);
+      running->own_oracle = LatencyOracle::Measuring(std::move(table), measurer_);
     }
+    if (running->oracle == nullptr) running->oracle = running->own_oracle.get();
     resources = &running->oracle->model();
   } else {
     running->analytic = std::make_unique<common::AnalyticResourceModel>(
@@ -259,7 +268,7 @@ absl::StatusOr<std::vector<double>> JobManager::LookupLatency(
   {
     absl::MutexLock lock(&mu_);
     auto it = running_.find(std::string(job));
-    if (it != running_.end()) oracle = it->second->oracle.get();
+    if (it != running_.end()) oracle = it->second->oracle;
     if (it == running_.end()) {
       return absl::NotFoundError(absl::StrCat("job: ", job, " is not running on this master"));
     }

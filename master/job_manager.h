@@ -47,7 +47,8 @@ class JobManager {
   struct Running {
     Cancellation cancellation;
     std::unique_ptr<common::ResourceModel> analytic;
-    std::unique_ptr<LatencyOracle> oracle;
+    std::unique_ptr<LatencyOracle> own_oracle;
+    LatencyOracle* oracle = nullptr;
     std::unique_ptr<JobRunner> runner;
     std::thread thread;
   };
@@ -59,6 +60,10 @@ class JobManager {
   common::ArtifactStore& artifacts_;
   common::LatencyMeasurer* measurer_;
   const JobRunnerOptions options_;
+  // LATENCY jobs measuring without a LUT of their own share one table of this master's
+  // profiler: a layer is measured once for all jobs, and jobs with the same spec see the same
+  // latencies (so they make the same choices).
+  std::unique_ptr<LatencyOracle> shared_oracle_;
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Running>> running_ ABSL_GUARDED_BY(mu_);
 };

@@ -1,0 +1,294 @@
+#include "cli/app.h"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <functional>
+#include <tuple>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "cli/command_context.h"
+#include "cli/commands.h"
+#include "cli/errors.h"
+
+namespace netadapt::cli {
+namespace {
+
+constexpr char kExitCodes[] = R"(Exit codes:
+  0  success
+  1  bad input or usage: flags rejected here, or a request the master rejected
+     (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, ALREADY_EXISTS, OUT_OF_RANGE)
+  2  the master is unreachable or did not answer in time (UNAVAILABLE, DEADLINE_EXCEEDED)
+  3  the job FAILED or was CANCELLED (watch, submit --wait, pretrain --wait)
+  4  any other error from the master (INTERNAL, UNIMPLEMENTED, DATA_LOSS, ...)
+
+The master is --master, else $NETADAPT_MASTER, else 127.0.0.1:50051.
+)";
+
+// "10s", "1m30s", "500ms", or a plain number of seconds.
+absl::StatusOr<absl::Duration> ParseDurationFlag(absl::string_view flag, const std::string& text) {
+  absl::Duration duration;
+  double seconds = 0;
+  if (absl::SimpleAtod(text, &seconds)) {
+    duration = absl::Seconds(seconds);
+  } else if (!absl::ParseDuration(text, &duration)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": '", text, "' is not a duration (e.g. 10s, 500ms, 2m)"));
+  }
+  if (duration <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, " must be positive, got '", text, "'"));
+  }
+  return duration;
+}
+
+// Registers --NAME for an optional spec field: set only when given.
+template <typename T>
+CLI::Option* AddOptional(CLI::App* app, const std::string& name, std::optional<T>* field,
+                         const std::string& help) {
+  return app->add_option_function<T>(
+      name, [field](const T& value) { *field = value; }, help);
+}
+
+// The JobSpec flags shared by submit and pretrain.
+void AddModelFlags(CLI::App* sub, SubmitOptions& o) {
+  AddOptional(sub, "--model", &o.flags.model, "Zoo model: alexnet, mobilenet, helloworld, vgg16.");
+  sub->add_option("--network", o.network_file,
+                  "Your own network instead of --model: a NetworkDef in JSON (docs/CLI.md).");
+  AddOptional(sub, "--dataset", &o.flags.dataset,
+              "Dataset as the workers read it, e.g. cifar10:/data/cifar-10-batches-bin, "
+              "fashion-mnist:/usr/share/datasets/fashion-mnist, "
+              "synthetic:classes=10,shape=3x32x32.");
+  AddOptional(sub, "--input-size", &o.flags.input_size, "Square input size of a zoo model.");
+  AddOptional(sub, "--width-multiplier", &o.flags.width_multiplier,
+              "Width multiplier of a zoo model (default 1).");
+  AddOptional(sub, "--display-name", &o.flags.display_name, "Free-form name shown by list.");
+  AddOptional(sub, "--seed", &o.flags.seed, "Seed of every random choice of the job.");
+  AddOptional(sub, "--finetune-lr", &o.flags.finetune_lr, "SGD learning rate (default 0.001).");
+  AddOptional(sub, "--momentum", &o.flags.momentum, "SGD momentum (default 0.9).");
+  AddOptional(sub, "--weight-decay", &o.flags.weight_decay, "SGD weight decay (default 1e-4).");
+  AddOptional(sub, "--batch-size", &o.flags.batch_size, "Mini-batch size (default 128).");
+  AddOptional(sub, "--holdout-size", &o.flags.holdout_size,
+              "Training images held out to measure accuracy (default 10000).");
+  sub->add_option("--spec", o.spec_file,
+                  "A JobSpec in protobuf JSON (proto/netadapt/v1/resources.proto); flags given "
+                  "as well override its fields.");
+  sub->add_option("--request-id", o.request_id,
+                  "Idempotency key: the same id returns the same job (default: random).");
+  sub->add_flag("--wait", o.wait, "Watch the job until it ends (exit codes as watch).");
+}
+
+}  // namespace
+
+int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
+           const char* environment_master, bool out_is_tty, int terminal_width) {
+  CLI::App app{"netadapt: adapt a CNN to a resource budget (NetAdapt) on a netadapt-master.",
+               "netadapt"};
+  app.footer(kExitCodes);
+  app.require_subcommand(1);
+  // Global options may also follow the subcommand: `netadapt get 7 --output=json`.
+  app.fallthrough();
+
+  std::string master = environment_master != nullptr && *environment_master != '\0'
+                           ? environment_master
+                           : "127.0.0.1:50051";
+  std::string output = "table";
+  std::string timeout = "10s";
+  std::string transfer_timeout = "10m";
+  app.add_option("--master", master, "host:port of netadapt-master ($NETADAPT_MASTER)")
+      ->capture_default_str();
+  app.add_option("--output", output, "table (for people) or json (protobuf JSON, for scripts)")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  app.add_option("--timeout", timeout, "Deadline of each call to the master (10s, 500ms, 2m)")
+      ->capture_default_str();
+  app.add_option("--transfer-timeout", transfer_timeout,
+                 "Deadline of an artifact upload or download")
+      ->capture_default_str();
+
+  // Each subcommand's arguments, and what runs when it was chosen.
+  std::vector<std::pair<CLI::App*, std::function<int(CommandContext&)>>> commands;
+
+  SubmitOptions submit;
+  {
+    CLI::App* sub = app.add_subcommand("submit", "Start a NetAdapt job.");
+    AddModelFlags(sub, submit);
+    sub->add_option("--weights", submit.weights_file,
+                    "Seed weights to upload first: a netadapt checkpoint or a PyTorch "
+                    "state_dict (detected from the file).");
+    AddOptional(sub, "--weights-digest", &submit.flags.weights_digest,
+                "Seed weights already uploaded (netadapt upload).");
+    AddOptional(sub, "--pretrain-epochs", &submit.flags.pretrain_epochs,
+                "Pre-train the seed network this many epochs first.");
+    AddOptional(sub, "--resource-type", &submit.flags.resource_type,
+                "latency (default), flops or weights.");
+    AddOptional(sub, "--budget-ratio", &submit.flags.budget_ratio,
+                "Budget as a ratio of the seed's resource, in (0, 1) (default 0.5).");
+    AddOptional(sub, "--budget", &submit.flags.budget,
+                "Absolute budget (ms, MACs or weights) instead of --budget-ratio.");
+    AddOptional(sub, "--reduction-ratio", &submit.flags.reduction_ratio,
+                "First iteration's reduction as a ratio of the seed, in (0, 1) (default 0.025).");
+    AddOptional(sub, "--reduction", &submit.flags.reduction,
+                "Absolute first reduction instead of --reduction-ratio.");
+    AddOptional(sub, "--decay", &submit.flags.decay,
+                "Reduction decay per iteration, in (0, 1] (default 0.96).");
+    AddOptional(sub, "--max-iters", &submit.flags.max_iters, "Most iterations (default 30).");
+    AddOptional(sub, "--short-term-steps", &submit.flags.short_term_steps,
+                "Fine-tuning mini-batches per proposal (default 500).");
+    AddOptional(sub, "--long-term-epochs", &submit.flags.long_term_epochs,
+                "Fine-tuning epochs of the final network (default 0).");
+    AddOptional(sub, "--search", &submit.flags.search,
+                "Filter-count search: exact (default), binary or linear.");
+    AddOptional(sub, "--binary-threshold", &submit.flags.binary_threshold,
+                "Candidates left when binary search switches to a scan (default 16).");
+    AddOptional(sub, "--channel-step", &submit.flags.channel_step,
+                "Step between candidate filter counts (default 8).");
+    sub->add_option("--lut", submit.lut_file, "A latency table to upload and use.");
+    AddOptional(sub, "--lut-digest", &submit.flags.lut_digest,
+                "A latency table already uploaded (netadapt upload).");
+    AddOptional(sub, "--lut-mode", &submit.flags.lut_mode,
+                "LUT misses: measure (default, on the device) or interpolate (offline).");
+    AddOptional(sub, "--interpolation", &submit.flags.interpolation,
+                "bilinear (default) or rbf-cubic, with --lut-mode=interpolate.");
+    commands.emplace_back(sub, [&](CommandContext& ctx) {
+      return RunSubmit(ctx, submit, JobKind::kAdapt);
+    });
+  }
+
+  SubmitOptions pretrain;
+  {
+    CLI::App* sub = app.add_subcommand(
+        "pretrain", "Train a seed network from scratch (a job that only prepares the seed).");
+    AddModelFlags(sub, pretrain);
+    AddOptional(sub, "--epochs", &pretrain.flags.pretrain_epochs, "Training epochs (required).")
+        ->required();
+    commands.emplace_back(sub, [&](CommandContext& ctx) {
+      return RunSubmit(ctx, pretrain, JobKind::kPretrain);
+    });
+  }
+
+  std::string job;
+  {
+    CLI::App* sub = app.add_subcommand("get", "Show a job: state, history, proposals.");
+    sub->add_option("job", job, "jobs/N or N")->required();
+    commands.emplace_back(sub, [&](CommandContext& ctx) { return RunGet(ctx, job); });
+  }
+  int limit = 0;
+  {
+    CLI::App* sub = app.add_subcommand("list", "List jobs, newest first.");
+    sub->add_option("--limit", limit, "At most this many (0 = all).");
+    commands.emplace_back(sub, [&](CommandContext& ctx) { return RunList(ctx, limit); });
+  }
+  {
+    CLI::App* sub = app.add_subcommand("cancel", "Cancel a job.");
+    sub->add_option("job", job, "jobs/N or N")->required();
+    commands.emplace_back(sub, [&](CommandContext& ctx) { return RunCancel(ctx, job); });
+  }
+  {
+    CLI::App* sub = app.add_subcommand("workers", "List the workers and their tasks.");
+    commands.emplace_back(sub, [&](CommandContext& ctx) { return RunWorkers(ctx); });
+  }
+
+  WatchOptions watch;
+  std::string progress = "auto";
+  std::string reconnect_for = "10m";
+  std::string backoff = "500ms";
+  {
+    CLI::App* sub = app.add_subcommand(
+        "watch", "Follow a job live until it ends: exit 0 if it SUCCEEDED, 3 otherwise.");
+    sub->add_option("job", watch.job, "jobs/N or N")->required();
+    sub->add_option("--progress", progress,
+                    "auto: redraw in place on a terminal, one line per change otherwise; "
+                    "live; lines")
+        ->check(CLI::IsMember({"auto", "live", "lines"}))
+        ->capture_default_str();
+    sub->add_option("--reconnect-for", reconnect_for,
+                    "Keep reconnecting a broken watch this long before giving up (exit 2).")
+        ->capture_default_str();
+    sub->add_option("--reconnect-backoff", backoff, "First wait before reconnecting.")
+        ->capture_default_str();
+    commands.emplace_back(sub, [&](CommandContext& ctx) {
+      for (auto [flag, text, field] :
+           {std::tuple{"--reconnect-for", &reconnect_for, &watch.reconnect_for},
+            std::tuple{"--reconnect-backoff", &backoff, &watch.initial_backoff}}) {
+        absl::StatusOr<absl::Duration> parsed = ParseDurationFlag(flag, *text);
+        if (!parsed.ok()) return ctx.Fail(parsed.status());
+        *field = *parsed;
+      }
+      watch.max_backoff = std::max(watch.max_backoff, watch.initial_backoff);
+      watch.progress = progress == "live"    ? ProgressMode::kLive
+                       : progress == "lines" ? ProgressMode::kLines
+                                             : ProgressMode::kAuto;
+      return RunWatch(ctx, watch);
+    });
+  }
+
+  ExportOptions export_options;
+  {
+    CLI::App* sub = app.add_subcommand(
+        "export", "Download a model of a job as a netadapt checkpoint (ONNX comes later).");
+    sub->add_option("job", export_options.job, "jobs/N or N")->required();
+    sub->add_option("--iteration", export_options.iteration,
+                    "best (the final model, else the most accurate within the budget), final, "
+                    "seed, or an iteration number K")
+        ->capture_default_str();
+    sub->add_option("--format", export_options.format,
+                    "checkpoint (our format; the only one for now, ONNX comes later)")
+        ->capture_default_str();
+    sub->add_option("-o,--output-file", export_options.output_file,
+                    "File to write (atomically, after the digest is verified)")
+        ->required();
+    commands.emplace_back(sub, [&](CommandContext& ctx) { return RunExport(ctx, export_options); });
+  }
+
+  std::string upload_file;
+  {
+    CLI::App* sub = app.add_subcommand(
+        "upload", "Upload a file (weights, a LUT) as an artifact and print its sha256 digest.");
+    sub->add_option("file", upload_file, "The file")->required()->check(CLI::ExistingFile);
+    commands.emplace_back(sub, [&](CommandContext& ctx) { return RunUpload(ctx, upload_file); });
+  }
+
+  // CLI11 reports parse errors as exceptions; they stop here.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 reports `netadapt frobnicate` as a missing subcommand; name the word instead.
+    if (const std::vector<std::string> rest = app.remaining();
+        !rest.empty() && app.get_subcommands().empty() && !rest.front().empty() &&
+        rest.front()[0] != '-') {
+      err << "error: unknown command '" << rest.front()
+          << "' (commands: submit, pretrain, get, list, cancel, workers, watch, export, "
+             "upload)\nRun with --help for more information."
+          << std::endl;
+      return kExitUsage;
+    }
+    const int code = app.exit(e, out, err);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  GlobalOptions options;
+  options.master = master;
+  options.output = output == "json" ? OutputFormat::kJson : OutputFormat::kTable;
+  for (auto [flag, text, field] :
+       {std::tuple{"--timeout", &timeout, &options.timeout},
+        std::tuple{"--transfer-timeout", &transfer_timeout, &options.transfer_timeout}}) {
+    absl::StatusOr<absl::Duration> parsed = ParseDurationFlag(flag, *text);
+    if (!parsed.ok()) {
+      err << FormatError(parsed.status(), master) << std::endl;
+      return kExitUsage;
+    }
+    *field = *parsed;
+  }
+  CommandContext ctx(options, out, err, out_is_tty, terminal_width);
+  for (auto& [sub, run] : commands) {
+    if (sub->parsed()) return run(ctx);
+  }
+  return ctx.Fail(absl::InvalidArgumentError("no command given (see --help)"));
+}
+
+}  // namespace netadapt::cli

@@ -1,0 +1,14 @@
+#pragma once
+
+#include <iosfwd>
+
+namespace netadapt::cli {
+
+// Runs the `netadapt` command line: parses `argv` (CLI11 subcommands; the only place that
+// knows flags), runs the chosen command with its output on `out` / `err`, and returns the
+// process exit code (errors.h). `environment_master` is $NETADAPT_MASTER (nullptr when unset);
+// `out_is_tty` and `terminal_width` describe `out`.
+int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
+           const char* environment_master, bool out_is_tty, int terminal_width);
+
+}  // namespace netadapt::cli

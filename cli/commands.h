@@ -1,0 +1,83 @@
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "cli/command_context.h"
+#include "cli/job_spec_builder.h"
+#include "netadapt/v1/resources.pb.h"
+
+namespace netadapt::cli {
+
+// The `netadapt` commands. Each prints its result on ctx.out(), its errors on ctx.err(), and
+// returns the process exit code (errors.h). Flags are parsed in app.cc.
+
+// get JOB
+int RunGet(CommandContext& ctx, absl::string_view job);
+// list [--limit N]
+int RunList(CommandContext& ctx, int limit);
+// cancel JOB
+int RunCancel(CommandContext& ctx, absl::string_view job);
+// workers
+int RunWorkers(CommandContext& ctx);
+
+struct SubmitOptions {
+  SpecFlags flags;
+  // Files, "" when not given: a JobSpec in JSON, a NetworkDef in JSON, weights and a LUT to
+  // upload first.
+  std::string spec_file;
+  std::string network_file;
+  std::string weights_file;
+  std::string lut_file;
+  // "" = a new random one.
+  std::string request_id;
+  // Watch the job after creating it.
+  bool wait = false;
+};
+// submit (JobKind::kAdapt) and pretrain (JobKind::kPretrain).
+int RunSubmit(CommandContext& ctx, const SubmitOptions& options, JobKind kind);
+
+enum class ProgressMode { kAuto, kLive, kLines };
+
+struct WatchOptions {
+  std::string job;
+  ProgressMode progress = ProgressMode::kAuto;
+  // Reconnects after a broken stream (UNAVAILABLE) wait this long at first, doubling up to
+  // max_backoff; watch gives up (exit 2) after `reconnect_for` without a message.
+  absl::Duration initial_backoff = absl::Milliseconds(500);
+  absl::Duration max_backoff = absl::Seconds(10);
+  absl::Duration reconnect_for = absl::Minutes(10);
+};
+// watch JOB: 0 when the job SUCCEEDED, 3 when it FAILED or was CANCELLED.
+int RunWatch(CommandContext& ctx, const WatchOptions& options);
+
+struct ExportOptions {
+  std::string job;
+  // best | final | seed | K (an iteration number).
+  std::string iteration = "best";
+  std::string format = "checkpoint";
+  std::string output_file;
+};
+// export JOB -o FILE
+int RunExport(CommandContext& ctx, const ExportOptions& options);
+
+// upload FILE: prints the digest.
+int RunUpload(CommandContext& ctx, const std::string& file);
+
+// The model `which` (best | final | seed | K) of `job` names, for export:
+//   seed   the seed network;
+//   final  the final network (the job must have one: it SUCCEEDED);
+//   K      the network chosen in iteration K;
+//   best   the final network when the job has one, else the most accurate iteration result
+//          within the budget.
+// Its digest and a description ("iteration 3"). InvalidArgument for a malformed `which`;
+// FailedPrecondition when the job has no such model (yet).
+struct ModelChoice {
+  std::string digest;
+  std::string description;
+};
+absl::StatusOr<ModelChoice> SelectModel(const v1::Job& job, absl::string_view which);
+
+}  // namespace netadapt::cli

@@ -1,0 +1,326 @@
+#include "cli/job_format.h"
+
+#include <google/protobuf/message.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+
+namespace netadapt::cli {
+namespace {
+
+// "RESOURCE_TYPE_FLOPS" -> "flops".
+std::string EnumSuffix(const std::string& name, absl::string_view prefix) {
+  return absl::AsciiStrToLower(absl::StripPrefix(name, prefix));
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& timestamp) {
+  return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
+}
+
+bool IsSet(const google::protobuf::Timestamp& timestamp) {
+  return timestamp.seconds() != 0 || timestamp.nanos() != 0;
+}
+
+// "12m ago" relative to `now`; "" for an unset timestamp.
+std::string Age(const google::protobuf::Timestamp& timestamp, absl::Time now) {
+  if (!IsSet(timestamp)) return "";
+  const absl::Duration age = now - ToTime(timestamp);
+  if (age < absl::ZeroDuration()) return "";
+  return absl::StrCat(HumanDuration(age), " ago");
+}
+
+std::string OrDash(std::string text) { return text.empty() ? "-" : text; }
+
+std::string Widths(const v1::ModelResult& result) {
+  return absl::StrJoin(result.widths(), ",");
+}
+
+// "accuracy 91.20%, 12.30 ms (measured 12.90 ms)" for a kept model.
+std::string ResultSummary(const v1::ModelResult& result, v1::ResourceType type) {
+  std::string text = absl::StrCat(FormatResource(result.resource(), type));
+  if (result.measured_latency_ms() > 0) {
+    absl::StrAppend(&text, " (measured ",
+                    FormatResource(result.measured_latency_ms(), v1::RESOURCE_TYPE_LATENCY), ")");
+  }
+  absl::StrAppend(&text, ", accuracy ", FormatPercent(result.accuracy()));
+  return text;
+}
+
+bool HasResult(const v1::ModelResult& result) {
+  return !result.model_digest().empty() || result.resource() > 0 || result.accuracy() > 0;
+}
+
+// "250/500" for a task with steps; "" otherwise.
+std::string Steps(const v1::Proposal& proposal) {
+  if (proposal.total_steps() <= 0) return "";
+  return absl::StrCat(proposal.step(), "/", proposal.total_steps());
+}
+
+}  // namespace
+
+std::string FormatResource(double value, v1::ResourceType type) {
+  switch (type) {
+    case v1::RESOURCE_TYPE_FLOPS: {
+      const double abs = std::fabs(value);
+      if (abs >= 1e9) return absl::StrFormat("%.2f GMAC", value / 1e9);
+      if (abs >= 1e6) return absl::StrFormat("%.2f MMAC", value / 1e6);
+      if (abs >= 1e3) return absl::StrFormat("%.2f KMAC", value / 1e3);
+      return absl::StrFormat("%.0f MAC", value);
+    }
+    case v1::RESOURCE_TYPE_WEIGHTS: {
+      const double abs = std::fabs(value);
+      if (abs >= 1e6) return absl::StrFormat("%.2f M weights", value / 1e6);
+      if (abs >= 1e3) return absl::StrFormat("%.2f K weights", value / 1e3);
+      return absl::StrFormat("%.0f weights", value);
+    }
+    default:
+      return absl::StrFormat("%.2f ms", value);
+  }
+}
+
+std::string FormatPercent(double fraction) { return absl::StrFormat("%.2f%%", fraction * 100); }
+
+std::string HumanDuration(absl::Duration duration) {
+  if (duration < absl::ZeroDuration()) duration = absl::ZeroDuration();
+  if (duration < absl::Seconds(1)) {
+    return absl::StrCat(absl::ToInt64Milliseconds(duration), "ms");
+  }
+  if (duration < absl::Minutes(1)) {
+    return absl::StrFormat("%.1fs", absl::ToDoubleSeconds(duration));
+  }
+  const int64_t seconds = absl::ToInt64Seconds(duration);
+  if (duration < absl::Hours(1)) {
+    return absl::StrFormat("%dm%02ds", seconds / 60, seconds % 60);
+  }
+  if (duration < absl::Hours(24)) {
+    return absl::StrFormat("%dh%02dm", seconds / 3600, seconds / 60 % 60);
+  }
+  return absl::StrFormat("%dd%02dh", seconds / 86400, seconds / 3600 % 24);
+}
+
+std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp, absl::TimeZone zone) {
+  if (!IsSet(timestamp)) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", ToTime(timestamp), zone);
+}
+
+std::string ResourceTypeName(v1::ResourceType type) {
+  if (type == v1::RESOURCE_TYPE_UNSPECIFIED) return "latency";
+  return EnumSuffix(v1::ResourceType_Name(type), "RESOURCE_TYPE_");
+}
+
+std::string JobStateName(v1::Job::State state) {
+  return state == v1::Job::STATE_UNSPECIFIED ? "UNKNOWN" : v1::Job::State_Name(state);
+}
+
+std::string PhaseName(v1::Job::Phase phase) {
+  return phase == v1::Job::PHASE_UNSPECIFIED ? "-" : v1::Job::Phase_Name(phase);
+}
+
+std::string ProposalStateName(v1::Proposal::State state) {
+  return state == v1::Proposal::STATE_UNSPECIFIED ? "UNKNOWN" : v1::Proposal::State_Name(state);
+}
+
+std::string ModelDescription(const v1::JobSpec& spec) {
+  if (spec.has_network()) {
+    return absl::StrCat("network ", spec.network().name().empty() ? "-" : spec.network().name(),
+                        " (", spec.network().layers_size(), " layers)");
+  }
+  std::vector<std::string> options;
+  if (spec.zoo().width_multiplier() > 0 && spec.zoo().width_multiplier() != 1) {
+    options.push_back(absl::StrCat("x", spec.zoo().width_multiplier()));
+  }
+  if (spec.zoo().input_size() > 0) options.push_back(absl::StrCat(spec.zoo().input_size(), "px"));
+  std::string text = spec.model().empty() ? "-" : spec.model();
+  if (!options.empty()) absl::StrAppend(&text, " (", absl::StrJoin(options, ", "), ")");
+  return text;
+}
+
+int MaxIters(const v1::JobSpec& spec) {
+  return spec.max_iters() > 0 ? spec.max_iters() : kDefaultMaxIters;
+}
+
+std::string FormatTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(header.size(), 0);
+  for (size_t c = 0; c < header.size(); ++c) widths[c] = header[c].size();
+  for (const std::vector<std::string>& row : rows) {
+    for (size_t c = 0; c < row.size() && c < widths.size(); ++c) {
+      widths[c] = std::max(widths[c], row[c].size());
+    }
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string text;
+    for (size_t c = 0; c < header.size(); ++c) {
+      const std::string cell = c < cells.size() ? cells[c] : "";
+      absl::StrAppend(&text, cell);
+      // No padding after the last column: lines carry no trailing blanks.
+      if (c + 1 < header.size()) text.append(widths[c] - cell.size() + 2, ' ');
+    }
+    absl::StripTrailingAsciiWhitespace(&text);
+    return text + "\n";
+  };
+  std::string text = line(header);
+  for (const std::vector<std::string>& row : rows) text += line(row);
+  return text;
+}
+
+std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options) {
+  const v1::JobSpec& spec = job.spec();
+  const v1::ResourceType type = spec.resource_type();
+  std::vector<std::vector<std::string>> summary;
+  auto add = [&summary](std::string key, std::string value) {
+    summary.push_back({std::move(key), std::move(value)});
+  };
+  add("name", job.name());
+  if (!spec.display_name().empty()) add("display name", spec.display_name());
+  add("state", absl::StrCat(JobStateName(job.state()), ", phase ", PhaseName(job.phase())));
+  if (!job.reason().empty()) add("reason", job.reason());
+  add("model", ModelDescription(spec));
+  add("dataset", OrDash(spec.dataset()));
+  std::string budget = absl::StrCat(ResourceTypeName(type), ", budget ");
+  if (job.budget() > 0) {
+    absl::StrAppend(&budget, FormatResource(job.budget(), type));
+  } else if (spec.budget() > 0) {
+    absl::StrAppend(&budget, FormatResource(spec.budget(), type));
+  } else {
+    absl::StrAppend(&budget, FormatPercent(spec.budget_ratio() > 0 ? spec.budget_ratio() : 0.5),
+                    " of the seed");
+  }
+  add("resource", budget);
+  if (HasResult(job.seed())) add("seed", ResultSummary(job.seed(), type));
+  if (job.current_iteration() > 0) {
+    std::string iteration = absl::StrCat(job.current_iteration(), "/", MaxIters(spec));
+    if (job.current_target() > 0) {
+      absl::StrAppend(&iteration, ", target ", FormatResource(job.current_target(), type));
+    }
+    add("iteration", iteration);
+  }
+  if (job.history_size() > 0) {
+    add("latest", ResultSummary(job.history(job.history_size() - 1).result(), type));
+  }
+  if (HasResult(job.final())) add("final", ResultSummary(job.final(), type));
+  const std::string created_age = Age(job.create_time(), options.now);
+  add("created", absl::StrCat(FormatTimestamp(job.create_time(), options.zone),
+                              created_age.empty() ? "" : absl::StrCat(" (", created_age, ")")));
+  add("updated", FormatTimestamp(job.update_time(), options.zone));
+
+  // Key/value lines: the keys padded to one width, no header.
+  size_t key_width = 0;
+  for (const auto& row : summary) key_width = std::max(key_width, row[0].size());
+  std::string text;
+  for (const auto& row : summary) {
+    absl::StrAppend(&text, row[0], std::string(key_width - row[0].size() + 2, ' '), row[1],
+                    "\n");
+  }
+
+  if (job.history_size() > 0) {
+    std::vector<std::vector<std::string>> rows;
+    for (const v1::Iteration& it : job.history()) {
+      rows.push_back({absl::StrCat(it.iteration()), FormatResource(it.target_resource(), type),
+                      absl::StrCat(it.chosen_block()), OrDash(it.chosen_layer()),
+                      FormatResource(it.result().resource(), type),
+                      it.result().measured_latency_ms() > 0
+                          ? FormatResource(it.result().measured_latency_ms(),
+                                           v1::RESOURCE_TYPE_LATENCY)
+                          : "-",
+                      FormatPercent(it.result().accuracy()),
+                      HumanDuration(absl::Seconds(it.duration_seconds())),
+                      OrDash(Widths(it.result()))});
+    }
+    absl::StrAppend(&text, "\nhistory\n",
+                    FormatTable({"ITER", "TARGET", "BLOCK", "LAYER", "RESOURCE", "MEASURED",
+                                 "ACCURACY", "TIME", "WIDTHS"},
+                                rows));
+  }
+  if (job.proposals_size() > 0) {
+    std::vector<const v1::Proposal*> proposals;
+    for (const v1::Proposal& p : job.proposals()) proposals.push_back(&p);
+    std::stable_sort(proposals.begin(), proposals.end(),
+                     [](const v1::Proposal* a, const v1::Proposal* b) {
+                       return a->block() < b->block();
+                     });
+    std::vector<std::vector<std::string>> rows;
+    for (const v1::Proposal* p : proposals) {
+      rows.push_back({absl::StrCat(p->block()), OrDash(p->layer()), ProposalStateName(p->state()),
+                      OrDash(Steps(*p)), p->width() > 0 ? absl::StrCat(p->width()) : "-",
+                      p->resource() > 0 ? FormatResource(p->resource(), type) : "-",
+                      p->accuracy() > 0 ? FormatPercent(p->accuracy()) : "-",
+                      OrDash(p->worker()), OrDash(p->error())});
+    }
+    absl::StrAppend(&text, "\nproposals (iteration ", job.current_iteration(), ")\n",
+                    FormatTable({"BLOCK", "LAYER", "STATE", "STEPS", "WIDTH", "RESOURCE",
+                                 "ACCURACY", "WORKER", "ERROR"},
+                                rows));
+  }
+  return text;
+}
+
+std::string FormatJobList(const std::vector<v1::Job>& jobs, const FormatOptions& options) {
+  if (jobs.empty()) return "no jobs\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Job& job : jobs) {
+    const v1::ResourceType type = job.spec().resource_type();
+    std::string resource = "-";
+    std::string accuracy = "-";
+    const v1::ModelResult* latest = nullptr;
+    if (HasResult(job.final())) {
+      latest = &job.final();
+    } else if (job.history_size() > 0) {
+      latest = &job.history(job.history_size() - 1).result();
+    } else if (HasResult(job.seed())) {
+      latest = &job.seed();
+    }
+    if (latest != nullptr) {
+      resource = FormatResource(latest->resource(), type);
+      accuracy = FormatPercent(latest->accuracy());
+    }
+    rows.push_back({job.name(), JobStateName(job.state()), PhaseName(job.phase()),
+                    absl::StrCat(job.current_iteration(), "/", MaxIters(job.spec())),
+                    ModelDescription(job.spec()), OrDash(job.spec().dataset()), resource,
+                    accuracy, OrDash(Age(job.create_time(), options.now)),
+                    OrDash(job.spec().display_name())});
+  }
+  return FormatTable({"NAME", "STATE", "PHASE", "ITER", "MODEL", "DATASET", "RESOURCE",
+                      "ACCURACY", "CREATED", "DISPLAY NAME"},
+                     rows);
+}
+
+std::string FormatWorkerList(const std::vector<v1::Worker>& workers,
+                             const FormatOptions& options) {
+  if (workers.empty()) return "no workers\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Worker& worker : workers) {
+    rows.push_back({worker.name(), OrDash(worker.address()),
+                    worker.state() == v1::Worker::STATE_UNSPECIFIED
+                        ? "UNKNOWN"
+                        : v1::Worker::State_Name(worker.state()),
+                    OrDash(absl::StrJoin(worker.devices(), ",")),
+                    OrDash(Age(worker.last_heartbeat(), options.now)),
+                    OrDash(absl::StrJoin(worker.tasks(), "; "))});
+  }
+  return FormatTable({"NAME", "ADDRESS", "STATE", "DEVICES", "HEARTBEAT", "TASKS"}, rows);
+}
+
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message, bool pretty) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = pretty;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  const auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(absl::StrCat("cannot print ", message.GetTypeName(),
+                                            " as JSON: ", status.ToString()));
+  }
+  if (json.empty() || json.back() != '\n') json += '\n';
+  return json;
+}
+
+}  // namespace netadapt::cli

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "netadapt/v1/job_service.pb.h"
+#include "netadapt/v1/resources.pb.h"
+
+namespace google::protobuf {
+class Message;
+}  // namespace google::protobuf
+
+namespace netadapt::cli {
+
+// Text renderings of jobs and workers for the `netadapt` commands: pure functions of their
+// arguments (the clock and time zone come in FormatOptions), so tests can compare output.
+
+// JobSpec.max_iters when 0 (resources.proto).
+inline constexpr int kDefaultMaxIters = 30;
+
+struct FormatOptions {
+  // Time zone of printed timestamps.
+  absl::TimeZone zone = absl::UTCTimeZone();
+  // "Now", for ages ("3m ago") and elapsed times.
+  absl::Time now = absl::UnixEpoch();
+};
+
+// A resource value with its unit: "12.34 ms" (LATENCY and UNSPECIFIED), "1.23 GMAC" (FLOPS),
+// "2.46 M weights" (WEIGHTS).
+std::string FormatResource(double value, v1::ResourceType type);
+// A fraction in [0, 1] as a percentage: 0.9123 -> "91.23%".
+std::string FormatPercent(double fraction);
+// Short human duration: "850ms", "41.2s", "12m03s", "3h04m", "2d03h".
+std::string HumanDuration(absl::Duration duration);
+// "2024-05-01 12:00:00" in `zone`; "-" for an unset timestamp.
+std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp, absl::TimeZone zone);
+// "latency", "flops", "weights" (UNSPECIFIED is latency, the default).
+std::string ResourceTypeName(v1::ResourceType type);
+// "RUNNING", "FINE_TUNING", ...: the enum value's name.
+std::string JobStateName(v1::Job::State state);
+std::string PhaseName(v1::Job::Phase phase);
+std::string ProposalStateName(v1::Proposal::State state);
+// What the job adapts: "alexnet", "alexnet (x0.5, 32px)", or "network tiny (7 layers)".
+std::string ModelDescription(const v1::JobSpec& spec);
+// The iteration limit with its default applied.
+int MaxIters(const v1::JobSpec& spec);
+
+// Aligned columns separated by two spaces, a header line first; every line ends in '\n'.
+// Rows shorter than the header are padded with empty cells.
+std::string FormatTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows);
+
+// `netadapt get`: the job's summary, history table and current proposals.
+std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options);
+// `netadapt list`: one row per job; "no jobs\n" when empty.
+std::string FormatJobList(const std::vector<v1::Job>& jobs, const FormatOptions& options);
+// `netadapt workers`: one row per worker; "no workers\n" when empty.
+std::string FormatWorkerList(const std::vector<v1::Worker>& workers,
+                             const FormatOptions& options);
+
+// The protobuf JSON mapping of `message` (proto field names; indented, or on one line when
+// `pretty` is false), ending in '\n'. Internal if protobuf cannot print it.
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message, bool pretty = true);
+
+}  // namespace netadapt::cli

@@ -1,0 +1,243 @@
+// The whole system on loopback: the real netadapt-profiler (measuring this CPU),
+// netadapt-master and two netadapt-worker processes; a tiny CNN on a synthetic dataset is
+// adapted to half its measured latency.
+#include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/network_def_json.h"
+#include "common/rpc/artifact_transfer.h"
+#include "common/rpc/channel.h"
+#include "common/torch/checkpoint.h"
+#include "netadapt/v1/job_service.grpc.pb.h"
+#include "netadapt/v1/profiler.grpc.pb.h"
+#include "tests/e2e/agent_process.h"
+#include "tests/testing/status_matchers.h"
+
+namespace netadapt {
+namespace {
+
+using ::testing::HasSubstr;
+
+class NetAdaptE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    std::optional<int> profiler = profiler_.Start(
+        NETADAPT_PROFILER_BINARY, {"--threads=1", "--min_runs=5", "--max_time_ms=200"},
+        std::chrono::seconds(30), &error);
+    ASSERT_TRUE(profiler) << error;
+    state_dir_ = absl::StrCat(::testing::TempDir(), "/e2e_master_", getpid());
+    std::optional<int> master = master_.Start(
+        NETADAPT_MASTER_BINARY,
+        {absl::StrCat("--profiler=127.0.0.1:", *profiler), "--state_dir=" + state_dir_,
+         "--heartbeat_interval_ms=200"},
+        std::chrono::seconds(30), &error);
+    ASSERT_TRUE(master) << error;
+    master_address_ = absl::StrCat("127.0.0.1:", *master);
+    for (int i = 0; i < 2; ++i) {
+      std::optional<int> worker = workers_[i].Start(
+          NETADAPT_WORKER_BINARY,
+          {"--master=" + master_address_, "--device=cpu", "--threads=1",
+           absl::StrCat("--cache_dir=", state_dir_, "/worker", i)},
+          std::chrono::seconds(30), &error);
+      ASSERT_TRUE(worker) << error;
+    }
+    jobs_ = v1::JobService::NewStub(rpc::MakeChannel(master_address_));
+    profiler_stub_ = v1::ProfilerService::NewStub(
+        rpc::MakeChannel(absl::StrCat("127.0.0.1:", *profiler)));
+    // Both workers registered.
+    for (int i = 0; i < 100; ++i) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      v1::ListWorkersResponse workers;
+      ASSERT_TRUE(jobs_->ListWorkers(&context, {}, &workers).ok());
+      if (workers.workers_size() == 2) return;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    FAIL() << "the workers did not register";
+  }
+
+  // conv(1->16) - pool - conv(16->32) - pool - linear: two blocks, trains in milliseconds.
+  static v1::JobSpec Spec() {
+    v1::JobSpec spec;
+    spec.set_dataset("synthetic:classes=4,shape=1x16x16,train=512,test=256,seed=3");
+    auto network = common::NetworkDefFromJson(R"({
+      "name": "tiny", "input": {"channels": 1, "height": 16, "width": 16},
+      "layers": [
+        {"name": "features.0", "op": "conv2d", "in_channels": 1, "out_channels": 16,
+         "kernel_size": [3], "padding": [1]},
+        {"name": "features.1", "op": "relu"},
+        {"name": "features.2", "op": "maxpool2d", "kernel_size": [2], "stride": [2]},
+        {"name": "features.3", "op": "conv2d", "in_channels": 16, "out_channels": 32,
+         "kernel_size": [3], "padding": [1]},
+        {"name": "features.4", "op": "relu"},
+        {"name": "features.5", "op": "maxpool2d", "kernel_size": [2], "stride": [2]},
+        {"name": "flatten", "op": "flatten"},
+        {"name": "classifier", "op": "linear", "in_channels": 512, "out_channels": 4}]})");
+    EXPECT_TRUE(network.ok()) << network.status();
+    *spec.mutable_network() = common::NetworkDefToProto(*network);
+    spec.set_holdout_size(128);
+    spec.set_resource_type(v1::RESOURCE_TYPE_LATENCY);
+    spec.set_budget_ratio(0.5);
+    spec.set_init_resource_reduction_ratio(0.2);
+    spec.set_resource_reduction_decay(1.0);
+    spec.set_max_iters(10);
+    spec.set_short_term_fine_tune_iteration(20);
+    spec.set_finetune_lr(0.02);
+    spec.set_batch_size(32);
+    spec.set_channel_step(2);
+    spec.set_seed(11);
+    return spec;
+  }
+
+  v1::Job Create(const v1::JobSpec& spec, const std::string& request_id) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::CreateJobRequest request;
+    *request.mutable_spec() = spec;
+    request.set_request_id(request_id);
+    v1::Job job;
+    const grpc::Status status = jobs_->CreateJob(&context, request, &job);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return job;
+  }
+
+  // Every message of WatchJob until the stream ends.
+  std::vector<v1::Job> Watch(const std::string& name) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(3));
+    v1::WatchJobRequest request;
+    request.set_name(name);
+    auto reader = jobs_->WatchJob(&context, request);
+    std::vector<v1::Job> seen;
+    v1::Job job;
+    while (reader->Read(&job)) seen.push_back(job);
+    const grpc::Status status = reader->Finish();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return seen;
+  }
+
+  double MeasuredMs(const v1::NetworkDef& network) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::MeasureNetworkRequest request;
+    *request.mutable_network() = network;
+    request.mutable_options()->set_min_runs(30);
+    v1::MeasureNetworkResponse response;
+    const grpc::Status status = profiler_stub_->MeasureNetwork(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.latency().median_ms();
+  }
+
+  testing::ServerProcess profiler_, master_, workers_[2];
+  std::string state_dir_, master_address_;
+  std::unique_ptr<v1::JobService::Stub> jobs_;
+  std::unique_ptr<v1::ProfilerService::Stub> profiler_stub_;
+};
+
+TEST_F(NetAdaptE2eTest, AdaptsToHalfTheLatencyAndTheSameSpecChoosesTheSame) {
+  const v1::Job created = Create(Spec(), "first");
+  const std::vector<v1::Job> seen = Watch(created.name());
+  ASSERT_FALSE(seen.empty());
+  const v1::Job& job = seen.back();
+  ASSERT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
+
+  // Several iterations, each below the previous resource, ending within the budget.
+  ASSERT_GE(job.history_size(), 2);
+  double previous = job.seed().resource();
+  for (const v1::Iteration& iteration : job.history()) {
+    EXPECT_LT(iteration.result().resource(), previous) << "iteration " << iteration.iteration();
+    previous = iteration.result().resource();
+  }
+  EXPECT_LE(previous, job.budget());
+  EXPECT_GT(job.final().accuracy(), 0.25);  // chance is 0.25 with 4 classes
+
+  // The watch stream showed every iteration as it finished.
+  std::set<int> history_sizes;
+  for (const v1::Job& update : seen) history_sizes.insert(update.history_size());
+  for (int i = 0; i <= job.history_size(); ++i) EXPECT_TRUE(history_sizes.count(i)) << i;
+
+  // The final model downloads, loads with the final widths, and measures faster.
+  rpc::BytesReceiver download(job.final().model_digest());
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::GetArtifactRequest request;
+    request.set_digest(job.final().model_digest());
+    auto reader = jobs_->DownloadArtifact(&context, request);
+    v1::ArtifactChunk chunk;
+    while (reader->Read(&chunk)) ASSERT_TRUE(download.Add(chunk).ok());
+    ASSERT_TRUE(reader->Finish().ok());
+  }
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::string bytes, download.Finish());
+  NETADAPT_ASSERT_OK_AND_ASSIGN(engine::Model model, engine::ParseCheckpoint(bytes, "cpu"));
+  std::vector<int32_t> widths;
+  for (const common::Layer& layer : model.def().layers) {
+    if (layer.IsWeighted()) widths.push_back(layer.out_channels);
+  }
+  EXPECT_THAT(widths, ::testing::ElementsAreArray(job.final().widths()));
+  EXPECT_LT(MeasuredMs(common::NetworkDefToProto(model.def())), MeasuredMs(job.spec().network()));
+
+  // The same spec and seed again: the same choices.
+  const v1::Job again = Watch(Create(Spec(), "second").name()).back();
+  ASSERT_EQ(again.state(), v1::Job::SUCCEEDED) << again.reason();
+  ASSERT_EQ(again.history_size(), job.history_size());
+  for (int i = 0; i < job.history_size(); ++i) {
+    EXPECT_EQ(again.history(i).chosen_block(), job.history(i).chosen_block());
+    EXPECT_THAT(again.history(i).result().widths(),
+                ::testing::ElementsAreArray(job.history(i).result().widths()));
+  }
+}
+
+TEST_F(NetAdaptE2eTest, CancelStopsAJobAndBadSpecsAreRefused) {
+  v1::JobSpec spec = Spec();
+  spec.set_short_term_fine_tune_iteration(100000);  // long enough to be cancelled mid-task
+  const v1::Job created = Create(spec, "long");
+  for (int i = 0; i < 300; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::GetJobRequest request;
+    request.set_name(created.name());
+    v1::Job job;
+    ASSERT_TRUE(jobs_->GetJob(&context, request, &job).ok());
+    const bool fine_tuning = std::any_of(
+        job.proposals().begin(), job.proposals().end(),
+        [](const v1::Proposal& p) { return p.state() == v1::Proposal::FINE_TUNING && p.step() > 0; });
+    if (fine_tuning) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::CancelJobRequest request;
+    request.set_name(created.name());
+    v1::Job job;
+    const grpc::Status status = jobs_->CancelJob(&context, request, &job);
+    ASSERT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+  }
+  const absl::Time start = absl::Now();
+  const v1::Job cancelled = Watch(created.name()).back();
+  EXPECT_EQ(cancelled.state(), v1::Job::CANCELLED);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+
+  v1::JobSpec bad = Spec();
+  bad.set_budget_ratio(2);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::CreateJobRequest request;
+  *request.mutable_spec() = bad;
+  v1::Job job;
+  const grpc::Status status = jobs_->CreateJob(&context, request, &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("spec.budget_ratio"));
+}
+
+}  // namespace
+}  // namespace netadapt

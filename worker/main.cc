@@ -1,0 +1,127 @@
+// netadapt-worker: executes NetAdapt tasks (simplify, fine-tune, evaluate,
+// pretrain) for a master on one device.
+//   netadapt-worker --master=localhost:50051 --port=50071 --device=cuda:0
+// Registers with the master, heartbeats, and serves netadapt.v1.WorkerService
+// (plus health and reflection) until SIGTERM or SIGINT.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/artifact_store.h"
+#include "common/logging.h"
+#include "common/rpc/channel.h"
+#include "common/rpc/server.h"
+#include "common/torch/device.h"
+#include "worker/master_client.h"
+#include "worker/task_executor.h"
+#include "worker/worker_service.h"
+
+ABSL_FLAG(std::string, master, "", "host:port of the master's CoordinatorService. Required.");
+ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on (127.0.0.1 for loopback only).");
+ABSL_FLAG(int, port, 50071, "Port to listen on; 0 picks a free one (see --port_file).");
+ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file once serving.");
+ABSL_FLAG(std::string, advertise_host, "127.0.0.1",
+          "Host the master reaches this worker at (registered as host:port).");
+ABSL_FLAG(std::string, device, "cpu", "LibTorch device to run tasks on: cpu, cuda, cuda:N.");
+ABSL_FLAG(std::string, cache_dir, "",
+          "Directory of the local artifact cache; empty = "
+          "/tmp/netadapt-worker-cache-<uid>.");
+ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = one per core.");
+ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection.");
+ABSL_FLAG(double, shutdown_grace_s, 5, "On SIGTERM, seconds running tasks may take to finish.");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical, off.");
+
+namespace netadapt::worker {
+namespace {
+
+int Run() {
+  const std::shared_ptr<spdlog::logger> log = common::Logger("worker");
+  const std::string master = absl::GetFlag(FLAGS_master);
+  if (master.empty()) {
+    log->critical("--master is required (host:port of the master)");
+    return 2;
+  }
+  const std::string device = absl::GetFlag(FLAGS_device);
+  if (absl::Status s = engine::CheckDevice(device); !s.ok()) {
+    log->critical("--device: {}", s.ToString());
+    return 2;
+  }
+  engine::KeepFreedHostMemory();
+  engine::SetIntraOpThreads(absl::GetFlag(FLAGS_threads));
+
+  std::string cache_dir = absl::GetFlag(FLAGS_cache_dir);
+  if (cache_dir.empty()) cache_dir = absl::StrCat("/tmp/netadapt-worker-cache-", getuid());
+  absl::StatusOr<std::unique_ptr<common::ArtifactStore>> cache =
+      common::ArtifactStore::Open(cache_dir);
+  if (!cache.ok()) {
+    log->critical("--cache_dir: {}", cache.status().ToString());
+    return 2;
+  }
+
+  MasterClient client(rpc::MakeChannel(master));
+  TaskExecutorOptions executor_options;
+  executor_options.devices = {device};
+  executor_options.intra_op_threads = absl::GetFlag(FLAGS_threads);
+  executor_options.cache = cache->get();
+  TaskExecutor executor(&client, executor_options);
+  WorkerServiceImpl service(&executor, executor_options.devices);
+
+  rpc::ServerOptions server_options;
+  server_options.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
+  server_options.port_file = absl::GetFlag(FLAGS_port_file);
+  server_options.reflection = absl::GetFlag(FLAGS_reflection);
+  absl::StatusOr<std::unique_ptr<rpc::RpcServer>> server =
+      rpc::RpcServer::Start(server_options, {&service});
+  if (!server.ok()) {
+    log->critical("{}", server.status().ToString());
+    return 1;
+  }
+
+  // Registration comes after the server runs, so the master can call back at
+  // once.
+  v1::RegisterWorkerRequest registration;
+  registration.set_address(
+      absl::StrCat(absl::GetFlag(FLAGS_advertise_host), ":", (*server)->port()));
+  registration.add_devices(device);
+  absl::BitGen bits;
+  registration.set_incarnation(
+      absl::StrFormat("%d-%016x", getpid(), absl::Uniform<uint64_t>(bits)));
+  log->info("serving on port {} with {} ({}), cache {}; master {}", (*server)->port(), device,
+            engine::TorchBuildDescription(), cache_dir, master);
+  client.StartHeartbeats(registration);
+
+  const std::optional<int> signal = rpc::WaitForTerminationSignal();
+  log->info("signal {}: shutting down", signal.value_or(0));
+  client.StopHeartbeats();
+  (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s)));
+  service.Shutdown();
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace netadapt::worker
+
+int main(int argc, char** argv) {
+  // Before any thread starts, so that only the main thread receives
+  // SIGTERM/SIGINT.
+  netadapt::rpc::BlockTerminationSignals();
+  absl::SetProgramUsageMessage("NetAdapt worker: serves netadapt.v1.WorkerService.");
+  absl::ParseCommandLine(argc, argv);
+  const absl::Status logging =
+      netadapt::common::InitLogging("worker", absl::GetFlag(FLAGS_log_level));
+  if (!logging.ok()) {
+    std::fprintf(stderr, "--log_level: %s\n", std::string(logging.message()).c_str());
+    return 2;
+  }
+  return netadapt::worker::Run();
+}
