@@ -17,14 +17,6 @@ namespace {
 
 std::shared_ptr<spdlog::logger> Log() { return common::Logger("master"); }
 
-void FillResult(const v1::TaskResult& result, const common::NetworkDef& network, double resource,
-                double accuracy, v1::ModelResult* out) {
-  out->set_model_digest(result.model_digest());
-  out->set_resource(resource);
-  out->set_accuracy(accuracy);
-  out->clear_widths();
-  for (int32_t width : Widths(network)) out->add_widths(width);
-}
 
 }  // namespace
 
@@ -34,6 +26,35 @@ std::vector<int32_t> Widths(const common::NetworkDef& network) {
     if (layer.IsWeighted()) widths.push_back(layer.out_channels);
   }
   return widths;
+}
+
+v1::ModelResult JobRunner::Result(const std::string& digest, const common::NetworkDef& network,
+                                  double resource, double accuracy) {
+  v1::ModelResult result;
+  result.set_model_digest(digest);
+  result.set_resource(resource);
+  result.set_accuracy(accuracy);
+  for (int32_t width : Widths(network)) result.add_widths(width);
+  common::AnalyticResourceModel weights(common::ResourceType::kWeights);
+  common::AnalyticResourceModel macs(common::ResourceType::kFlops);
+  const common::CostContext context;
+  if (absl::StatusOr<double> w = common::NetworkResource(network, context, weights); w.ok()) {
+    result.set_weights(static_cast<int64_t>(*w));
+  }
+  if (absl::StatusOr<double> m = common::NetworkResource(network, context, macs); m.ok()) {
+    result.set_macs(static_cast<int64_t>(*m));
+  }
+  *result.mutable_network() = common::NetworkDefToProto(network);
+  if (options_.measure_network && spec_.resource_type() == v1::RESOURCE_TYPE_LATENCY) {
+    absl::StatusOr<double> measured = options_.measure_network(network);
+    if (measured.ok()) {
+      result.set_measured_latency_ms(*measured);
+    } else {
+      Log()->warn("[job={}] measuring {} end to end failed: {}", job_, common::WidthsString(network),
+                  measured.status().ToString());
+    }
+  }
+  return result;
 }
 
 int PickBestProposal(const std::vector<v1::Proposal>& proposals, double previous_accuracy,
@@ -201,11 +222,12 @@ absl::Status JobRunner::Prepare(Current& current) {
                           : spec_.init_resource_reduction_ratio() * current.resource;
   Log()->info("[job={}] seed: resource={:.6g} budget={:.6g} accuracy={:.4f}", job_,
               current.resource, current.budget, current.accuracy);
+  const v1::ModelResult seed_result =
+      Result(seed.model_digest(), current.network, current.resource, current.accuracy);
   return store_
       .Update(job_,
               [&](v1::Job& j) {
-                FillResult(seed, current.network, current.resource, current.accuracy,
-                           j.mutable_seed());
+                *j.mutable_seed() = seed_result;
                 j.set_budget(current.budget);
                 j.set_phase(v1::Job::ITERATING);
               })
@@ -253,6 +275,12 @@ absl::Status JobRunner::Iterate(Current& current, int iteration) {
         });
       };
       SetProposal(b, [](v1::Proposal& p) { p.set_state(v1::Proposal::SIMPLIFYING); });
+      absl::Time task_start = absl::Now();
+      auto seconds_since = [&task_start] {
+        const double seconds = absl::ToDoubleSeconds(absl::Now() - task_start);
+        task_start = absl::Now();
+        return seconds;
+      };
       absl::StatusOr<v1::TaskResult> simplified =
           RunTask(absl::StrCat("iteration ", iteration, " block ", b, " simplify"),
                   [&](const WorkerSlot& slot) {
@@ -269,7 +297,9 @@ absl::Status JobRunner::Iterate(Current& current, int iteration) {
                     return tasks_.Simplify(slot, task, nullptr, cancellation_);
                   });
       if (!simplified.ok()) return fail(v1::Proposal::FAILED, simplified.status());
+      const double simplify_seconds = seconds_since();
       SetProposal(b, [&](v1::Proposal& p) {
+        p.set_simplify_seconds(simplify_seconds);
         p.set_width(simplified->width());
         p.set_resource(simplified->resource());
       });
@@ -311,7 +341,9 @@ absl::Status JobRunner::Iterate(Current& current, int iteration) {
                 cancellation_);
           });
       if (!tuned.ok()) return fail(v1::Proposal::FAILED, tuned.status());
+      const double fine_tune_seconds = seconds_since();
       SetProposal(b, [&](v1::Proposal& p) {
+        p.set_fine_tune_seconds(fine_tune_seconds);
         p.set_state(v1::Proposal::EVALUATING);
         p.set_step(p.total_steps());
       });
@@ -327,7 +359,9 @@ absl::Status JobRunner::Iterate(Current& current, int iteration) {
                     return tasks_.Evaluate(slot, task, nullptr, cancellation_);
                   });
       if (!evaluated.ok()) return fail(v1::Proposal::FAILED, evaluated.status());
+      const double evaluate_seconds = seconds_since();
       SetProposal(b, [&](v1::Proposal& p) {
+        p.set_evaluate_seconds(evaluate_seconds);
         p.set_state(v1::Proposal::SUCCEEDED);
         p.set_accuracy(evaluated->accuracy());
         p.set_model_digest(tuned->model_digest());
@@ -360,8 +394,8 @@ absl::Status JobRunner::Iterate(Current& current, int iteration) {
               "in {:.1f} s",
               job_, iteration, best, chosen.layer(), chosen.width(), current.resource,
               current.accuracy, seconds);
-  v1::TaskResult chosen_result;
-  chosen_result.set_model_digest(current.model_digest);
+  const v1::ModelResult chosen_result =
+      Result(current.model_digest, current.network, current.resource, current.accuracy);
   return store_
       .Update(job_,
               [&](v1::Job& j) {
@@ -370,10 +404,14 @@ absl::Status JobRunner::Iterate(Current& current, int iteration) {
                 it.set_target_resource(target);
                 it.set_chosen_block(best);
                 it.set_chosen_layer(chosen.layer());
-                FillResult(chosen_result, current.network, current.resource, current.accuracy,
-                           it.mutable_result());
+                *it.mutable_result() = chosen_result;
                 it.set_duration_seconds(seconds);
                 *it.mutable_proposals() = j.proposals();
+                for (const v1::Proposal& p : j.proposals()) {
+                  it.set_simplify_seconds(std::max(it.simplify_seconds(), p.simplify_seconds()));
+                  it.set_fine_tune_seconds(std::max(it.fine_tune_seconds(), p.fine_tune_seconds()));
+                  it.set_evaluate_seconds(std::max(it.evaluate_seconds(), p.evaluate_seconds()));
+                }
                 j.set_best_iteration(j.history_size() - 1);
               })
       .status();
@@ -411,14 +449,10 @@ absl::Status JobRunner::Finish(Current& current) {
         task.set_split(v1::EvaluateTask::TEST);
         return tasks_.Evaluate(slot, task, nullptr, cancellation_);
       }));
-  v1::TaskResult final_model;
-  final_model.set_model_digest(current.model_digest);
+  const v1::ModelResult final_result =
+      Result(current.model_digest, current.network, current.resource, evaluated.accuracy());
   return store_
-      .Update(job_,
-              [&](v1::Job& j) {
-                FillResult(final_model, current.network, current.resource,
-                           evaluated.accuracy(), j.mutable_final());
-              })
+      .Update(job_, [&](v1::Job& j) { *j.mutable_final() = final_result; })
       .status();
 }
 

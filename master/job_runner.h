@@ -3,7 +3,10 @@
 #include <memory>
 #include <string>
 
+#include <functional>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "common/network_def.h"
 #include "common/resource_model.h"
 #include "master/cancellation.h"
@@ -13,6 +16,10 @@
 
 namespace netadapt::master {
 
+// Measures a network end to end on the target device (the profiler agent's MeasureNetwork):
+// its median latency in ms. Empty when the master has no profiler.
+using NetworkMeasurer = std::function<absl::StatusOr<double>(const common::NetworkDef&)>;
+
 struct JobRunnerOptions {
   // Attempts of a task that fails for infrastructure reasons (worker gone, network) before
   // its proposal fails.
@@ -21,6 +28,9 @@ struct JobRunnerOptions {
   absl::Duration progress_interval = absl::Milliseconds(500);
   // Identifies this master process in task headers (stale attempts are refused later).
   int64_t master_epoch = 0;
+  // When set (LATENCY jobs), the seed, every chosen network and the final one are measured
+  // end to end, so the history shows the LUT's prediction next to the device's answer.
+  NetworkMeasurer measure_network;
 };
 
 // Runs one NetAdapt job to its end (DESIGN.md section 3), recording everything in the
@@ -54,6 +64,10 @@ class JobRunner {
   v1::TaskHeader Header(int iteration, int block, const WorkerSlot& slot, int attempt) const;
   absl::StatusOr<double> Resource(const common::NetworkDef& network);
   void SetProposal(int block, const std::function<void(v1::Proposal&)>& mutate);
+  // The network's ModelResult: digest, resource, accuracy, widths, weights, MACs, definition
+  // and, for LATENCY jobs with a profiler, the measured latency.
+  v1::ModelResult Result(const std::string& digest, const common::NetworkDef& network,
+                         double resource, double accuracy);
   void Fail(const absl::Status& status);
 
   const std::string job_;

@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "common/artifact_store.h"
 #include "common/logging.h"
+#include "common/network_def_json.h"
 #include "common/rpc/channel.h"
 #include "common/rpc/profiler_client.h"
 #include "common/rpc/server.h"
@@ -84,6 +85,16 @@ int Run() {
   JobRunnerOptions runner_options;
   runner_options.max_task_attempts = absl::GetFlag(FLAGS_max_task_attempts);
   runner_options.master_epoch = absl::ToUnixMillis(absl::Now());
+  if (profiler != nullptr) {
+    runner_options.measure_network =
+        [client = profiler.get()](const common::NetworkDef& network) -> absl::StatusOr<double> {
+      v1::MeasureNetworkRequest request;
+      *request.mutable_network() = common::NetworkDefToProto(network);
+      absl::StatusOr<v1::MeasureNetworkResponse> response = client->MeasureNetwork(request);
+      if (!response.ok()) return response.status();
+      return response->latency().median_ms();
+    };
+  }
   auto manager = std::make_unique<JobManager>(**store, pool, tasks, **artifacts, measurer.get(),
                                               runner_options);
   JobServiceImpl job_service(*manager, **store, pool, **artifacts);

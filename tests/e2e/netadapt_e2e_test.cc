@@ -158,6 +158,15 @@ TEST_F(NetAdaptE2eTest, AdaptsToHalfTheLatencyAndTheSameSpecChoosesTheSame) {
   }
   EXPECT_LE(previous, job.budget());
   EXPECT_GT(job.final().accuracy(), 0.25);  // chance is 0.25 with 4 classes
+  // The master measured every kept network end to end, and counted its weights and MACs.
+  EXPECT_GT(job.seed().measured_latency_ms(), 0);
+  EXPECT_GT(job.final().measured_latency_ms(), 0);
+  EXPECT_LT(job.final().weights(), job.seed().weights());
+  EXPECT_LT(job.final().macs(), job.seed().macs());
+  for (const v1::Iteration& iteration : job.history()) {
+    EXPECT_GT(iteration.result().measured_latency_ms(), 0);
+    EXPECT_GT(iteration.fine_tune_seconds(), 0);
+  }
 
   // The watch stream showed every iteration as it finished.
   std::set<int> history_sizes;
