@@ -10,11 +10,13 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "cli/command_context.h"
 #include "cli/commands.h"
 #include "cli/errors.h"
+#include "common/rpc/auth.h"
 
 namespace netadapt::cli {
 namespace {
@@ -26,8 +28,10 @@ constexpr char kExitCodes[] = R"(Exit codes:
   2  the master is unreachable or did not answer in time (UNAVAILABLE, DEADLINE_EXCEEDED)
   3  the job FAILED or was CANCELLED (watch, submit --wait, pretrain --wait)
   4  any other error from the master (INTERNAL, UNIMPLEMENTED, DATA_LOSS, ...)
+  5  the master refused the credentials (UNAUTHENTICATED, PERMISSION_DENIED)
 
 The master is --master, else $NETADAPT_MASTER, else 127.0.0.1:50051.
+The token is read from --token-file, else $NETADAPT_TOKEN_FILE, else taken from $NETADAPT_TOKEN.
 )";
 
 // "10s", "1m30s", "500ms", or a plain number of seconds.
@@ -85,7 +89,8 @@ void AddModelFlags(CLI::App* sub, SubmitOptions& o) {
 }  // namespace
 
 int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
-           const char* environment_master, bool out_is_tty, int terminal_width) {
+           const char* environment_master, bool out_is_tty, int terminal_width,
+           const char* environment_token_file, const char* environment_token) {
   CLI::App app{"netadapt: adapt a CNN to a resource budget (NetAdapt) on a netadapt-master.",
                "netadapt"};
   app.footer(kExitCodes);
@@ -109,6 +114,15 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   app.add_option("--transfer-timeout", transfer_timeout,
                  "Deadline of an artifact upload or download")
       ->capture_default_str();
+  rpc::CredentialFiles credentials;
+  app.add_option("--token-file,--token_file", credentials.token_file,
+                 "File holding the cluster token ($NETADAPT_TOKEN_FILE; or the token itself in "
+                 "$NETADAPT_TOKEN)");
+  app.add_option("--tls-ca,--tls_ca", credentials.tls_ca,
+                 "PEM CA certificates: talk TLS to the master, verified by them");
+  app.add_option("--tls-cert,--tls_cert", credentials.tls_cert,
+                 "PEM client certificate, for a master that requires mutual TLS");
+  app.add_option("--tls-key,--tls_key", credentials.tls_key, "PEM private key of --tls-cert");
 
   // Each subcommand's arguments, and what runs when it was chosen.
   std::vector<std::pair<CLI::App*, std::function<int(CommandContext&)>>> commands;
@@ -230,14 +244,17 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   ExportOptions export_options;
   {
     CLI::App* sub = app.add_subcommand(
-        "export", "Download a model of a job as a netadapt checkpoint (ONNX comes later).");
+        "export",
+        "Download a model of a job: a netadapt checkpoint, ONNX (opset 13) or its JSON "
+        "NetworkDef.");
     sub->add_option("job", export_options.job, "jobs/N or N")->required();
     sub->add_option("--iteration", export_options.iteration,
                     "best (the final model, else the most accurate within the budget), final, "
                     "seed, or an iteration number K")
         ->capture_default_str();
     sub->add_option("--format", export_options.format,
-                    "checkpoint (our format; the only one for now, ONNX comes later)")
+                    "checkpoint (our format, for submit --weights), onnx (opset 13, for "
+                    "TensorRT / ONNX Runtime) or json (the network definition only)")
         ->capture_default_str();
     sub->add_option("-o,--output-file", export_options.output_file,
                     "File to write (atomically, after the digest is verified)")
@@ -253,6 +270,25 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     commands.emplace_back(sub, [&](CommandContext& ctx) { return RunUpload(ctx, upload_file); });
   }
 
+  ReportCommandOptions report;
+  {
+    CLI::App* sub = app.add_subcommand(
+        "report", "Write a job's report: a self-contained HTML page with plots.");
+    sub->add_option("job", report.job, "jobs/N or N")->required();
+    sub->add_option("-o,--output-file", report.output_file, "HTML file to write (- = stdout)")
+        ->required();
+    commands.emplace_back(sub, [&](CommandContext& ctx) { return RunReport(ctx, report); });
+  }
+  std::string health_service;
+  {
+    CLI::App* sub = app.add_subcommand(
+        "health", "Check that --master (or any netadapt server) is SERVING: exit 0, else 2.");
+    sub->add_option("--service", health_service,
+                    "A service name (e.g. netadapt.v1.JobService); default: the whole server.");
+    commands.emplace_back(sub,
+                          [&](CommandContext& ctx) { return RunHealth(ctx, health_service); });
+  }
+
   // CLI11 reports parse errors as exceptions; they stop here.
   try {
     app.parse(argc, argv);
@@ -263,7 +299,7 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         rest.front()[0] != '-') {
       err << "error: unknown command '" << rest.front()
           << "' (commands: submit, pretrain, get, list, cancel, workers, watch, export, "
-             "upload)\nRun with --help for more information."
+             "upload, report, health)\nRun with --help for more information."
           << std::endl;
       return kExitUsage;
     }
@@ -283,6 +319,24 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       return kExitUsage;
     }
     *field = *parsed;
+  }
+  if (credentials.token_file.empty() && environment_token_file != nullptr) {
+    credentials.token_file = environment_token_file;
+  }
+  absl::StatusOr<rpc::ClientSecurity> security = rpc::LoadClientSecurity(credentials);
+  if (!security.ok()) {
+    err << FormatError(security.status(), master) << std::endl;
+    return kExitUsage;
+  }
+  options.security = *std::move(security);
+  if (options.security.token.empty() && environment_token != nullptr) {
+    options.security.token = std::string(absl::StripAsciiWhitespace(environment_token));
+    for (char c : options.security.token) {
+      if (c <= ' ' || c >= 0x7f) {
+        err << "error: $NETADAPT_TOKEN must be printable ASCII without spaces" << std::endl;
+        return kExitUsage;
+      }
+    }
   }
   CommandContext ctx(options, out, err, out_is_tty, terminal_width);
   for (auto& [sub, run] : commands) {

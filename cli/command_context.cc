@@ -28,7 +28,7 @@ FormatOptions CommandContext::format_options() const {
 
 JobClient& CommandContext::client() {
   if (client_ == nullptr) {
-    channel_ = rpc::MakeChannel(options_.master);
+    channel_ = rpc::MakeChannel(options_.master, channel_options());
     stub_ = v1::JobService::NewStub(channel_);
     JobClientOptions client_options;
     client_options.timeout = options_.timeout;
@@ -36,6 +36,12 @@ JobClient& CommandContext::client() {
     client_ = std::make_unique<JobClient>(stub_.get(), client_options);
   }
   return *client_;
+}
+
+rpc::ChannelOptions CommandContext::channel_options() const {
+  rpc::ChannelOptions options;
+  options.security = options_.security;
+  return options;
 }
 
 int CommandContext::Fail(const absl::Status& status) {

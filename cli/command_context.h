@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "cli/job_client.h"
 #include "cli/job_format.h"
+#include "common/rpc/channel.h"
 
 namespace grpc {
 class Channel;
@@ -25,6 +26,8 @@ struct GlobalOptions {
   // Deadline of each unary call.
   absl::Duration timeout = absl::Seconds(10);
   absl::Duration transfer_timeout = absl::Minutes(10);
+  // The bearer token and TLS every call to the master carries (docs/SECURITY.md).
+  rpc::ClientSecurity security;
 };
 
 // What a command runs with: its options, its output streams, whether stdout is a terminal,
@@ -45,6 +48,8 @@ class CommandContext {
 
   // The client of the master at options().master; the channel is made on first use.
   JobClient& client();
+  // Options of every channel a command makes (the token and TLS of options()).
+  rpc::ChannelOptions channel_options() const;
 
   // Prints `status` readably on err() (errors.h) and returns its exit code.
   int Fail(const absl::Status& status);

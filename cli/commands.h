@@ -80,4 +80,22 @@ struct ModelChoice {
 };
 absl::StatusOr<ModelChoice> SelectModel(const v1::Job& job, absl::string_view which);
 
+struct ReportCommandOptions {
+  std::string job;
+  // The HTML file to write (atomically); "-" = stdout.
+  std::string output_file;
+};
+// report JOB -o FILE: the job as a self-contained HTML page with plots (cli/report.h).
+int RunReport(CommandContext& ctx, const ReportCommandOptions& options);
+
+// grpc.health.v1.HealthCheckResponse.ServingStatus.
+enum class HealthState { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUnknown = 3 };
+// The status of a HealthCheckResponse in the protobuf wire format; DataLoss when malformed.
+absl::StatusOr<HealthState> DecodeHealthCheckResponse(absl::string_view bytes);
+// "SERVING", "NOT_SERVING", ...
+absl::string_view HealthStateName(HealthState state);
+// health [--service NAME]: grpc.health.v1.Health/Check on --master (any netadapt server).
+// Prints the state; exit 0 when SERVING, 2 when not serving or unreachable (healthchecks).
+int RunHealth(CommandContext& ctx, const std::string& service);
+
 }  // namespace netadapt::cli

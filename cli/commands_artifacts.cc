@@ -1,4 +1,5 @@
-// upload and export: artifacts to and from the master.
+// upload and export: artifacts to and from the master. Export converts checkpoints to ONNX
+// or JSON here, torch-free (the CLI never links LibTorch).
 #include <ostream>
 
 #include "absl/strings/numbers.h"
@@ -6,8 +7,12 @@
 #include "cli/commands.h"
 #include "cli/errors.h"
 #include "cli/job_spec_builder.h"
+#include "common/checkpoint_format.h"
 #include "common/file_util.h"
+#include "common/network_def_json.h"
+#include "common/onnx_export.h"
 #include "common/sha256.h"
+#include "common/status_macros.h"
 
 namespace netadapt::cli {
 
@@ -58,11 +63,26 @@ absl::StatusOr<ModelChoice> SelectModel(const v1::Job& job, absl::string_view wh
       " iterations done)"));
 }
 
+namespace {
+
+// The file `format` asks for, converted locally from the checkpoint `content` (no LibTorch:
+// the checkpoint is read with common/checkpoint_format.h). `source` names the model in
+// messages.
+absl::StatusOr<std::string> Convert(const std::string& content, absl::string_view format,
+                                    absl::string_view source) {
+  if (format == "checkpoint") return content;
+  if (format == "onnx") return common::CheckpointToOnnx(content, source);
+  NETADAPT_ASSIGN_OR_RETURN(common::CheckpointContents contents,
+                            common::DecodeCheckpoint(content, source));
+  return common::NetworkDefToJson(contents.def) + "\n";
+}
+
+}  // namespace
+
 int RunExport(CommandContext& ctx, const ExportOptions& options) {
-  if (options.format != "checkpoint") {
+  if (options.format != "checkpoint" && options.format != "onnx" && options.format != "json") {
     return ctx.Fail(absl::InvalidArgumentError(absl::StrCat(
-        "--format: only 'checkpoint' is supported for now (ONNX comes later), got '",
-        options.format, "'")));
+        "--format must be checkpoint, onnx or json, got '", options.format, "'")));
   }
   if (options.output_file.empty()) {
     return ctx.Fail(absl::InvalidArgumentError("-o/--output-file is required"));
@@ -81,19 +101,30 @@ int RunExport(CommandContext& ctx, const ExportOptions& options) {
   // DownloadArtifact verifies the bytes against the digest before anything is written.
   absl::StatusOr<std::string> content = ctx.client().DownloadArtifact(choice->digest);
   if (!content.ok()) return ctx.Fail(content.status());
-  if (absl::Status written = common::WriteFileAtomically(options.output_file, *content);
+  absl::StatusOr<std::string> converted = Convert(
+      *content, options.format, absl::StrCat(choice->description, " of ", job->name()));
+  if (!converted.ok()) return ctx.Fail(converted.status());
+  if (absl::Status written = common::WriteFileAtomically(options.output_file, *converted);
       !written.ok()) {
     return ctx.Fail(LocalFileError(absl::StrCat("-o ", options.output_file), written));
   }
   if (ctx.options().output == OutputFormat::kJson) {
+    // The model exported: the checkpoint artifact it was converted from.
     v1::ArtifactRef ref;
     ref.set_digest(choice->digest);
     ref.set_size(static_cast<int64_t>(content->size()));
     return ctx.PrintJson(ref);
   }
   ctx.out() << "wrote " << options.output_file << ": " << choice->description << " of "
-            << job->name() << ", " << content->size() << " bytes, sha256 " << choice->digest
-            << std::endl;
+            << job->name();
+  if (options.format == "onnx") {
+    ctx.out() << " as ONNX (opset " << common::kOnnxOpsetVersion << ")";
+  } else if (options.format == "json") {
+    ctx.out() << " as a JSON NetworkDef";
+  }
+  ctx.out() << ", " << converted->size() << " bytes, "
+            << (options.format == "checkpoint" ? "sha256 " : "from checkpoint sha256 ")
+            << choice->digest << std::endl;
   return kExitOk;
 }
 

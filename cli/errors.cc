@@ -19,6 +19,9 @@ int ExitCodeForStatus(const absl::Status& status) {
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
       return kExitUnreachable;
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return kExitAuth;
     default:
       return kExitServerError;
   }
@@ -50,6 +53,13 @@ std::string FormatError(const absl::Status& status, absl::string_view master) {
                     "hint: is netadapt-master running there? Point the CLI elsewhere with "
                     "--master=HOST:PORT or $NETADAPT_MASTER.");
     return line;
+  }
+  if (status.code() == absl::StatusCode::kUnauthenticated ||
+      status.code() == absl::StatusCode::kPermissionDenied) {
+    return absl::StrCat("error: the master at ", master, " refused the credentials: ",
+                        status.message(), " (", code, ")\n",
+                        "hint: pass the cluster token with --token-file=FILE, "
+                        "$NETADAPT_TOKEN_FILE or $NETADAPT_TOKEN (docs/SECURITY.md).");
   }
   if (status.message().empty()) return absl::StrCat("error: ", code);
   return absl::StrCat("error: ", status.message(), " (", code, ")");

@@ -19,6 +19,9 @@ inline constexpr int kExitUnreachable = 2;
 inline constexpr int kExitJobFailed = 3;
 // Any other error reported by the master (INTERNAL, UNIMPLEMENTED, DATA_LOSS, ...).
 inline constexpr int kExitServerError = 4;
+// The master refused our credentials (UNAUTHENTICATED, PERMISSION_DENIED): a missing or wrong
+// token (--token-file, $NETADAPT_TOKEN_FILE, $NETADAPT_TOKEN) or TLS settings.
+inline constexpr int kExitAuth = 5;
 
 // The exit code for a failed command's status (never kExitOk or kExitJobFailed).
 int ExitCodeForStatus(const absl::Status& status);

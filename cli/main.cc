@@ -18,5 +18,6 @@ int main(int argc, char** argv) {
     width = size.ws_col;
   }
   return netadapt::cli::RunApp(argc, argv, std::cout, std::cerr, std::getenv("NETADAPT_MASTER"),
-                               tty, width);
+                               tty, width, std::getenv("NETADAPT_TOKEN_FILE"),
+                               std::getenv("NETADAPT_TOKEN"));
 }

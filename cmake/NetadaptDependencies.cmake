@@ -36,6 +36,14 @@ netadapt_require(ZLIB_FOUND "zlib1g-dev" "zlib (reads .gz datasets)")
 find_package(OpenSSL QUIET COMPONENTS Crypto)
 netadapt_require(OpenSSL_FOUND "libssl-dev" "OpenSSL libcrypto (sha256 of checkpoints and artifacts)")
 
+# ONNX's compiled protobuf schema (target onnx_proto), for `netadapt export --format onnx`.
+find_package(ONNX CONFIG QUIET)
+netadapt_require(ONNX_FOUND "libonnx-dev" "ONNX (onnx.proto, for the ONNX export)")
+if(ONNX_FOUND AND NOT TARGET onnx_proto)
+  message(FATAL_ERROR "netadapt: the ONNX package lacks the onnx_proto target; install the "
+                      "Debian package 'libonnx-dev' (bookworm: 1.12).")
+endif()
+
 # LibTorch: only common/torch/ and the torch tests/benchmarks link it (STYLE.md section 10).
 find_package(Torch CONFIG QUIET)
 netadapt_require(Torch_FOUND "libtorch-dev" "LibTorch")

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
@@ -69,9 +70,39 @@ void SetItem(PickleValue::Entries& entries, PickleValue key, PickleValue value) 
   entries.emplace_back(std::move(key), std::move(value));
 }
 
+// The shared contents of a tuple, list or dict (what identifies it), or nullptr.
+const void* ContainerId(const PickleValue& value) {
+  if (value.items != nullptr) return value.items.get();
+  if (value.entries != nullptr) return value.entries.get();
+  return nullptr;
+}
+
+// The values `value` holds directly (for a dict: keys and values).
+void Children(const PickleValue& value, std::vector<const PickleValue*>& out) {
+  out.clear();
+  if (value.items != nullptr) {
+    for (const PickleValue& item : *value.items) out.push_back(&item);
+  } else if (value.entries != nullptr) {
+    for (const auto& [key, item] : *value.entries) {
+      out.push_back(&key);
+      out.push_back(&item);
+    }
+  }
+}
+
 class Unpickler {
  public:
   explicit Unpickler(absl::string_view bytes) : bytes_(bytes) {}
+  // Empties every list and dict the result does not hold: a malicious pickle can put a
+  // container into itself (memo, then APPEND or SETITEM), and such cycles of shared_ptr would
+  // never be freed.
+  ~Unpickler() {
+    for (PickleValue& container : containers_) {
+      if (keep_.contains(ContainerId(container))) continue;
+      if (container.items != nullptr) container.items->clear();
+      if (container.entries != nullptr) container.entries->clear();
+    }
+  }
 
   absl::StatusOr<PickleValue> Run() {
     while (true) {
@@ -83,7 +114,7 @@ class Unpickler {
           return Error(absl::StrCat("STOP with ", stack_.size(), " values and ", marks_.size(),
                                     " marks on the stack (expected one value)"));
         }
-        return std::move(stack_.back());
+        return Finish(std::move(stack_.back()));
       }
       NETADAPT_RETURN_IF_ERROR(Step(opcode));
     }
@@ -172,8 +203,51 @@ class Unpickler {
   }
 
   absl::Status Push(PickleValue value) {
+    // Lists and dicts are pushed when made (and again when recalled from the memo).
+    if ((value.kind == Kind::kList || value.kind == Kind::kDict) &&
+        registered_.insert(ContainerId(value)).second) {
+      containers_.push_back(value);
+    }
     stack_.push_back(std::move(value));
     return absl::OkStatus();
+  }
+
+  // `result`, unless it contains itself (InvalidArgument: consumers would walk it forever).
+  // Marks the containers it holds as kept (see ~Unpickler). Iterative: nesting can be as deep
+  // as the input is long.
+  absl::StatusOr<PickleValue> Finish(PickleValue result) {
+    absl::flat_hash_set<const void*> on_path;
+    absl::flat_hash_set<const void*> done;
+    struct Frame {
+      const PickleValue* value;
+      std::vector<const PickleValue*> children;
+      size_t next = 0;
+    };
+    std::vector<Frame> path;
+    auto enter = [&](const PickleValue* value) {
+      const void* id = ContainerId(*value);
+      if (id == nullptr || done.contains(id)) return true;
+      if (!on_path.insert(id).second) return false;  // back to a container being walked
+      path.push_back({value, {}, 0});
+      Children(*value, path.back().children);
+      return true;
+    };
+    if (!enter(&result)) return Error("a container contains itself");
+    while (!path.empty()) {
+      Frame& frame = path.back();
+      if (frame.next < frame.children.size()) {
+        if (!enter(frame.children[frame.next++])) {
+          return Error("a container contains itself");
+        }
+        continue;
+      }
+      const void* id = ContainerId(*frame.value);
+      on_path.erase(id);
+      done.insert(id);
+      path.pop_back();
+    }
+    keep_ = std::move(done);
+    return result;
   }
 
   absl::Status Memoize(uint64_t index) {
@@ -511,6 +585,10 @@ class Unpickler {
   std::vector<PickleValue> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, PickleValue> memo_;
+  // Every list and dict made, and the ones the result holds (~Unpickler).
+  std::vector<PickleValue> containers_;
+  absl::flat_hash_set<const void*> registered_;
+  absl::flat_hash_set<const void*> keep_;
 };
 
 }  // namespace

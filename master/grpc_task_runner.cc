@@ -11,7 +11,9 @@ namespace netadapt::master {
 v1::WorkerService::Stub& GrpcTaskRunner::StubFor(const std::string& address) {
   absl::MutexLock lock(&mu_);
   std::unique_ptr<v1::WorkerService::Stub>& stub = stubs_[address];
-  if (stub == nullptr) stub = v1::WorkerService::NewStub(rpc::MakeChannel(address));
+  if (stub == nullptr) {
+    stub = v1::WorkerService::NewStub(rpc::MakeChannel(address, channel_options_));
+  }
   return *stub;
 }
 
@@ -36,7 +38,10 @@ absl::StatusOr<v1::TaskResult> GrpcTaskRunner::Run(const WorkerSlot& slot, const
   if (!status.ok()) {
     absl::Status failure = rpc::FromGrpcStatus(status);
     return absl::Status(failure.code(),
-                        absl::StrCat(slot.worker, " (", slot.address, "): ", failure.message()));
+                        absl::StrCat(slot.worker, " (", slot.address, "): ",
+                                     failure.message().empty()
+                                         ? absl::StatusCodeToString(failure.code())
+                                         : failure.message()));
   }
   if (!result) {
     return absl::InternalError(absl::StrCat(slot.worker, " ended the task without a result"));

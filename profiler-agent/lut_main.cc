@@ -19,6 +19,7 @@
 #include "common/logging.h"
 #include "common/lut_grid.h"
 #include "common/network_def_json.h"
+#include "common/rpc/auth.h"
 #include "common/rpc/channel.h"
 #include "common/rpc/profiler_client.h"
 #include "common/rpc/server.h"
@@ -41,6 +42,11 @@ ABSL_FLAG(int, min_runs, 0, "Timed runs before the stopping rule (0 = the agent'
 ABSL_FLAG(int, max_runs, 0, "Cap on timed runs per shape (0 = the agent's default).");
 ABSL_FLAG(double, relative_tolerance, 0, "Median stability tolerance (0 = the agent's default).");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical, off.");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the cluster token presented to the agent (docs/SECURITY.md).");
+ABSL_FLAG(std::string, tls_ca, "", "PEM CA certificates: talk TLS to the agent, verified by them.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate, for an agent that requires mTLS.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
 
 namespace netadapt::profiler {
 namespace {
@@ -79,7 +85,16 @@ int Run() {
     return 2;
   }
 
-  rpc::ProfilerClient client(rpc::MakeChannel(absl::GetFlag(FLAGS_agent)));
+  absl::StatusOr<rpc::ClientSecurity> security = rpc::LoadClientSecurity(
+      {absl::GetFlag(FLAGS_token_file), absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+       absl::GetFlag(FLAGS_tls_ca)});
+  if (!security.ok()) {
+    log->critical("{}", security.status().ToString());
+    return 2;
+  }
+  rpc::ChannelOptions channel_options;
+  channel_options.security = *std::move(security);
+  rpc::ProfilerClient client(rpc::MakeChannel(absl::GetFlag(FLAGS_agent), channel_options));
   absl::StatusOr<v1::DescribeDeviceResponse> device = client.DescribeDevice();
   if (!device.ok()) {
     log->critical("agent {}: {}", absl::GetFlag(FLAGS_agent), device.status().ToString());

@@ -11,6 +11,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/rpc/auth.h"
 #include "common/rpc/server.h"
 #include "common/torch/device.h"
 #include "common/torch/layer_timer.h"
@@ -36,6 +37,14 @@ ABSL_FLAG(double, max_time_ms, 2000, "Default cap on the timed runs' total per s
 ABSL_FLAG(uint64_t, seed, 0, "Seed of the random weights and inputs.");
 ABSL_FLAG(double, shutdown_grace_s, 5, "On SIGTERM, seconds in-flight calls may take to finish.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical, off.");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the cluster token every caller must present. Empty = no authentication "
+          "(docs/SECURITY.md).");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of this agent: serve TLS.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "With --tls_cert: PEM CA certificates that must have signed the callers' certificates "
+          "(mutual TLS).");
 
 namespace netadapt::profiler {
 namespace {
@@ -65,6 +74,13 @@ int Run() {
   options.default_measure.relative_tolerance = absl::GetFlag(FLAGS_relative_tolerance);
   options.default_measure.max_time_ms = absl::GetFlag(FLAGS_max_time_ms);
   options.default_measure = common::MeasureOptions::WithDefaults(options.default_measure, {});
+  absl::StatusOr<rpc::ServerSecurity> security = rpc::LoadServerSecurity(
+      {absl::GetFlag(FLAGS_token_file), absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+       absl::GetFlag(FLAGS_tls_ca)});
+  if (!security.ok()) {
+    log->critical("{}", security.status().ToString());
+    return 2;
+  }
   Profiler profiler(*std::move(factory), fingerprint, options);
   ProfilerServiceImpl service(&profiler);
 
@@ -73,6 +89,7 @@ int Run() {
       absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   server_options.port_file = absl::GetFlag(FLAGS_port_file);
   server_options.reflection = absl::GetFlag(FLAGS_reflection);
+  server_options.security = *std::move(security);
   absl::StatusOr<std::unique_ptr<rpc::RpcServer>> server =
       rpc::RpcServer::Start(server_options, {&service});
   if (!server.ok()) {

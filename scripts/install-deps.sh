@@ -13,10 +13,15 @@ packages=(
   libabsl-dev libspdlog-dev libeigen3-dev zlib1g-dev libssl-dev nlohmann-json3-dev libcli11-dev
   # compute engine (CPU build; the worker image brings a CUDA LibTorch)
   libtorch-dev
+  # ONNX export: onnx.proto compiled (libonnx_proto)
+  libonnx-dev
   # demo and test data; python3-torch writes the state_dict files the import tests read
   dataset-fashion-mnist python3-torch
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks; python3-onnx runs the ONNX checker on exported models
+  libgtest-dev libgmock-dev libbenchmark-dev python3-onnx
+  # test tools: headless Chromium renders `netadapt report` pages (large, ~300 MB; the test
+  # skips without it), docker-compose validates the compose files (`config`, no engine)
+  chromium docker-compose
 )
 
 missing=()

@@ -10,6 +10,9 @@
 # After `start`, DIR/master.port holds the master's port: export
 # NETADAPT_MASTER=127.0.0.1:$(cat DIR/master.port) and use the `netadapt` CLI.
 # Binaries come from $NETADAPT_BUILD_DIR (default build/).
+# NETADAPT_AUTH=1: authenticated cluster (docs/SECURITY.md): random tokens in DIR/cluster.token
+# (everyone's) and DIR/master.token (the master's, that workers require); then also
+# export NETADAPT_TOKEN_FILE=DIR/cluster.token for the CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,17 +50,28 @@ start() {
   mkdir -p "$dir"
   rm -f "$dir"/*.port
   : > "$dir/pids"
+  local cluster_auth=() master_auth=() worker_auth=()
+  if [[ ${NETADAPT_AUTH:-0} == 1 ]]; then
+    # 32 random bytes each, readable by this user only; never echoed.
+    (umask 077
+     od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$dir/cluster.token"
+     od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$dir/master.token")
+    cluster_auth=(--token_file="$dir/cluster.token")
+    master_auth=("${cluster_auth[@]}" --master_token_file="$dir/master.token")
+    worker_auth=("${master_auth[@]}")
+  fi
   # Workers and the agent share this machine's cores: one LibTorch thread each keeps their
   # timings honest (OpenMP threads that spin on a busy core slow everything down).
   "$build/profiler-agent/netadapt-profiler" --host=127.0.0.1 --port=0 \
-    --port_file="$dir/profiler.port" --threads=1 > "$dir/profiler.log" 2>&1 &
+    --port_file="$dir/profiler.port" --threads=1 ${cluster_auth[@]+"${cluster_auth[@]}"} \
+    > "$dir/profiler.log" 2>&1 &
   echo $! >> "$dir/pids"
   local profiler_port
   profiler_port=$(wait_port "$dir/profiler.port" profiler $!)
 
   "$build/master/netadapt-master" --host=127.0.0.1 --port=0 --port_file="$dir/master.port" \
     --state_dir="$dir/master-state" --profiler="127.0.0.1:$profiler_port" \
-    > "$dir/master.log" 2>&1 &
+    ${master_auth[@]+"${master_auth[@]}"} > "$dir/master.log" 2>&1 &
   echo $! >> "$dir/pids"
   local master_port
   master_port=$(wait_port "$dir/master.port" master $!)
@@ -65,13 +79,17 @@ start() {
   for i in $(seq "$workers"); do
     "$build/worker/netadapt-worker" --master="127.0.0.1:$master_port" --host=127.0.0.1 \
       --port=0 --port_file="$dir/worker$i.port" --device=cpu --threads=1 \
-      --cache_dir="$dir/worker$i-cache" > "$dir/worker$i.log" 2>&1 &
+      --cache_dir="$dir/worker$i-cache" ${worker_auth[@]+"${worker_auth[@]}"} \
+      > "$dir/worker$i.log" 2>&1 &
     echo $! >> "$dir/pids"
     wait_port "$dir/worker$i.port" "worker $i" $! > /dev/null
   done
   echo "local-cluster: master 127.0.0.1:$master_port, profiler 127.0.0.1:$profiler_port," \
        "$workers worker(s); logs in $dir"
   echo "export NETADAPT_MASTER=127.0.0.1:$master_port"
+  if [[ ${NETADAPT_AUTH:-0} == 1 ]]; then
+    echo "export NETADAPT_TOKEN_FILE=$(cd "$dir" && pwd)/cluster.token"
+  fi
 }
 
 stop() {
@@ -100,5 +118,5 @@ case $command in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) sed -n '2,13p' "$0"; exit 1 ;;
+  *) sed -n '2,16p' "$0"; exit 1 ;;
 esac

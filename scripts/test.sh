@@ -9,3 +9,14 @@ build_dir=${NETADAPT_BUILD_DIR:-build}
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build_dir" -j "$(nproc)"
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" "$@"
+
+# Last, a short run of each libFuzzer target on its corpus (docs/SECURITY.md): only for the full
+# run (no ctest arguments), skipped when clang is missing or NETADAPT_SKIP_FUZZ=1; a crash
+# found fails the run.
+if [[ $# -eq 0 && ${NETADAPT_SKIP_FUZZ:-0} != 1 ]]; then
+  if command -v clang++ > /dev/null; then
+    scripts/fuzz.sh "${NETADAPT_FUZZ_SECONDS:-5}"
+  else
+    echo "test.sh: clang++ not found: fuzzing skipped (apt-get install clang)"
+  fi
+fi

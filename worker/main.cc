@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "common/artifact_store.h"
 #include "common/logging.h"
+#include "common/rpc/auth.h"
 #include "common/rpc/channel.h"
 #include "common/rpc/server.h"
 #include "common/torch/device.h"
@@ -39,6 +40,17 @@ ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = one per core.");
 ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection.");
 ABSL_FLAG(double, shutdown_grace_s, 5, "On SIGTERM, seconds running tasks may take to finish.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical, off.");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the cluster token, presented to the master. Empty = no authentication "
+          "(docs/SECURITY.md).");
+ABSL_FLAG(std::string, master_token_file, "",
+          "File holding the master token: only calls bearing it may run tasks here (others get "
+          "PERMISSION_DENIED or UNAUTHENTICATED). Empty = any --token_file holder may.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of this worker: serve TLS.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificates: TLS to the master, verified against them; with --tls_cert, "
+          "callers must present a certificate they signed (mutual TLS).");
 
 namespace netadapt::worker {
 namespace {
@@ -67,7 +79,35 @@ int Run() {
     return 2;
   }
 
-  MasterClient client(rpc::MakeChannel(master));
+  const rpc::CredentialFiles credentials{
+      absl::GetFlag(FLAGS_token_file), absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+      absl::GetFlag(FLAGS_tls_ca)};
+  absl::StatusOr<rpc::ClientSecurity> client_security = rpc::LoadClientSecurity(credentials);
+  absl::StatusOr<rpc::ServerSecurity> server_security = rpc::LoadServerSecurity(credentials);
+  for (const absl::Status& s : {client_security.status(), server_security.status()}) {
+    if (!s.ok()) {
+      log->critical("{}", s.ToString());
+      return 2;
+    }
+  }
+  if (!absl::GetFlag(FLAGS_master_token_file).empty()) {
+    absl::StatusOr<std::string> master_token =
+        rpc::ReadTokenFile(absl::GetFlag(FLAGS_master_token_file));
+    if (!master_token.ok()) {
+      log->critical("--master_token_file: {}", master_token.status().ToString());
+      return 2;
+    }
+    // Tasks come from the master only: the cluster token is known here (its holders are told
+    // PERMISSION_DENIED), but WorkerService demands the master's.
+    server_security->tokens.push_back({rpc::kMasterRole, *std::move(master_token)});
+    server_security->service_roles[v1::WorkerService::service_full_name()] = {rpc::kMasterRole};
+  } else if (!server_security->tokens.empty()) {
+    log->warn("--token_file without --master_token_file: any holder of the cluster token may "
+              "run tasks on this worker");
+  }
+  rpc::ChannelOptions master_channel;
+  master_channel.security = *std::move(client_security);
+  MasterClient client(rpc::MakeChannel(master, master_channel));
   TaskExecutorOptions executor_options;
   executor_options.devices = {device};
   executor_options.intra_op_threads = absl::GetFlag(FLAGS_threads);
@@ -79,6 +119,7 @@ int Run() {
   server_options.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   server_options.port_file = absl::GetFlag(FLAGS_port_file);
   server_options.reflection = absl::GetFlag(FLAGS_reflection);
+  server_options.security = *std::move(server_security);
   absl::StatusOr<std::unique_ptr<rpc::RpcServer>> server =
       rpc::RpcServer::Start(server_options, {&service});
   if (!server.ok()) {

@@ -3,6 +3,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+#include <grpcpp/support/client_interceptor.h>
 
 #include <string>
 
@@ -18,7 +19,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(absl::string_view target,
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
-  return grpc::CreateCustomChannel(std::string(target), grpc::InsecureChannelCredentials(), args);
+  return grpc::experimental::CreateCustomChannelWithInterceptors(
+      std::string(target), MakeChannelCredentials(options.security), args,
+      MakeClientInterceptors(options.security));
 }
 
 }  // namespace netadapt::rpc

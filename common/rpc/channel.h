@@ -4,6 +4,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/rpc/auth.h"
 
 namespace grpc {
 class Channel;
@@ -17,10 +18,12 @@ struct ChannelOptions {
   absl::Duration keepalive_time = absl::Seconds(30);
   absl::Duration keepalive_timeout = absl::Seconds(10);
   int max_message_bytes = 64 << 20;
+  // The bearer token sent with every call and TLS (auth.h); default: none, plaintext.
+  ClientSecurity security;
 };
 
 // The one channel factory of the project: every client channel is made here, so
-// authentication (bearer token, TLS) has one place to go. Plaintext for now. Channels are
+// authentication (bearer token, TLS: options.security) has one place to go. Channels are
 // thread-safe and meant to be reused for every call to the same target.
 std::shared_ptr<grpc::Channel> MakeChannel(absl::string_view target,
                                            const ChannelOptions& options = {});

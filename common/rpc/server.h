@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/rpc/auth.h"
 
 namespace grpc {
 class Channel;
@@ -29,6 +30,9 @@ struct ServerOptions {
   absl::Duration keepalive_timeout = absl::Seconds(10);
   absl::Duration min_client_ping_interval = absl::Seconds(10);
   int max_message_bytes = 64 << 20;
+  // Who may call (bearer tokens and their roles) and TLS; default: everyone, plaintext. The
+  // check runs before any handler (auth.h). Health and reflection stay open.
+  ServerSecurity security;
 };
 
 // A started gRPC server with the project's standard setup: the gRPC health service
@@ -47,7 +51,9 @@ class RpcServer {
   // The port the server listens on (the chosen one when options.address had port 0).
   int port() const { return port_; }
   grpc::Server* server() { return server_.get(); }
-  // A channel to this server that bypasses the network (tests).
+  // A channel to this server that bypasses the network (tests). It bypasses authentication
+  // too: gRPC runs the token check on network ports only, and this channel exists only in the
+  // server's own process.
   std::shared_ptr<grpc::Channel> InProcessChannel();
 
   // Stops accepting calls, marks health NOT_SERVING, lets in-flight calls finish for up to

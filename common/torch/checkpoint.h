@@ -2,18 +2,8 @@
 // Checkpoints: a Model (its NetworkDef plus every named tensor) in one self-describing,
 // checksummed file. Torch-free header.
 //
-// Layout, version 1 (integers little-endian):
-//   magic            8 bytes  "NACKPT\0\1" (the last two bytes: the format version, big-endian)
-//   header_length    u64
-//   header           header_length bytes:
-//     def_length     u64, then def_length bytes: the serialised netadapt.v1.NetworkDef
-//     tensor_count   u32, then per tensor, in common::NetworkTensors order:
-//       name_length u32, name (UTF-8), dtype u8 (0 float32, 1 int64), rank u32,
-//       rank x i64 sizes, data_offset u64 (from the start of the data section),
-//       data_length u64 (= elements x element size; tensors are packed back to back)
-//   data_length      u64
-//   data             data_length bytes: each tensor's elements, contiguous (row-major)
-//   sha256           32 bytes: SHA-256 of every byte before it
+// The file layout is documented, read and written torch-free in common/checkpoint_format.h
+// (the CLI reads checkpoints without LibTorch).
 // The same model gives the same bytes (the NetworkDef is serialised deterministically), so a
 // checkpoint's digest (CheckpointDigest: the SHA-256 of the whole file, as `sha256sum` prints
 // it) can address it as content.

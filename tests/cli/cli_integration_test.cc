@@ -13,8 +13,10 @@
 #include <google/protobuf/util/json_util.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
 
 #include <chrono>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -27,10 +29,15 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/artifact_store.h"
+#include "common/checkpoint_format.h"
+#include "common/network_def_json.h"
+#include "common/network_tensors.h"
+#include "common/onnx_export.h"
 #include "common/rpc/artifact_transfer.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/server.h"
 #include "common/sha256.h"
+#include "common/zoo.h"
 #include "netadapt/v1/job_service.grpc.pb.h"
 #include "tests/testing/status_matchers.h"
 
@@ -409,12 +416,63 @@ TEST_F(CliTest, UploadPrintsTheDigestAndExportDownloadsIt) {
   const CliResult missing = Run({"export", "3", "--iteration", "seed", "-o", exported});
   EXPECT_EQ(missing.exit_code, 1) << Show(missing);
   EXPECT_THAT(missing.err, HasSubstr("jobs/3 has no seed model"));
+  // ONNX and JSON are converted from our checkpoint format: this model is not one.
   const CliResult onnx = Run({"export", "3", "--format", "onnx", "-o", exported});
   EXPECT_EQ(onnx.exit_code, 1) << Show(onnx);
-  EXPECT_THAT(onnx.err, HasSubstr("--format"));
+  EXPECT_THAT(onnx.err, HasSubstr("not a netadapt checkpoint"));
   const CliResult unwritable = Run({"export", "3", "-o", dir_ + "/no/such/dir/final.ckpt"});
   EXPECT_EQ(unwritable.exit_code, 1) << Show(unwritable);
   EXPECT_THAT(unwritable.err, HasSubstr("-o " + dir_));
+}
+
+TEST_F(CliTest, ExportConvertsTheCheckpointToOnnxAndJson) {
+  // A real checkpoint, written by the torch-free encoder the CLI's reader shares.
+  common::ZooOptions zoo;
+  zoo.input_size = 32;
+  zoo.width_multiplier = 0.25;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const common::NetworkDef def, common::ZooNetwork("mobilenet", zoo));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const std::vector<common::TensorSpec> specs,
+                                common::NetworkTensors(def));
+  std::deque<std::string> storage;
+  std::vector<common::CheckpointTensor> tensors;
+  for (const common::TensorSpec& spec : specs) {
+    int64_t n = 1;
+    for (int64_t size : spec.shape) n *= size;
+    std::string& data = storage.emplace_back(n * common::ElementSize(spec.dtype), '\0');
+    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i % 61);
+    tensors.push_back({spec.name, spec.dtype, spec.shape, data});
+  }
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const std::string checkpoint,
+                                common::EncodeCheckpoint(def, tensors));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const std::string digest, store_->Put(checkpoint));
+  v1::Job job = JobWith("jobs/4", v1::Job::SUCCEEDED, 2);
+  job.mutable_final()->set_model_digest(digest);
+  service_->AddJob(job);
+
+  const std::string onnx_file = dir_ + "/model.onnx";
+  const CliResult onnx = Run({"export", "jobs/4", "--format", "onnx", "-o", onnx_file});
+  ASSERT_EQ(onnx.exit_code, 0) << Show(onnx);
+  EXPECT_THAT(onnx.out, HasSubstr("the final model of jobs/4 as ONNX (opset 13)"));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const std::string expected, common::CheckpointToOnnx(checkpoint));
+  EXPECT_EQ(ReadAll(onnx_file), expected);
+  onnx::ModelProto model;
+  ASSERT_TRUE(model.ParseFromString(ReadAll(onnx_file)));
+  EXPECT_EQ(model.opset_import(0).version(), 13);
+  EXPECT_EQ(model.graph().input(0).name(), "input");
+  EXPECT_EQ(model.graph().output(0).name(), "logits");
+
+  const std::string json_file = dir_ + "/model.json";
+  const CliResult json = Run({"export", "4", "--format", "json", "-o", json_file});
+  ASSERT_EQ(json.exit_code, 0) << Show(json);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const common::NetworkDef exported,
+                                common::NetworkDefFromJson(ReadAll(json_file)));
+  EXPECT_EQ(common::NetworkDefToJson(exported), common::NetworkDefToJson(def));
+
+  // The default stays our checkpoint, byte for byte.
+  const std::string ckpt_file = dir_ + "/model.ckpt";
+  const CliResult ckpt = Run({"export", "4", "-o", ckpt_file});
+  ASSERT_EQ(ckpt.exit_code, 0) << Show(ckpt);
+  EXPECT_EQ(ReadAll(ckpt_file), checkpoint);
 }
 
 TEST_F(CliTest, GetListCancelWorkers) {
@@ -577,6 +635,7 @@ TEST_F(CliTest, BadFlagsExit1NamingTheField) {
       {{"submit", "--model", "alexnet"}, "--dataset"},
       {{"pretrain", "--model", "alexnet", "--dataset", "synthetic:"}, "--epochs"},
       {{"export", "1", "--iteration", "latest", "-o", "/tmp/x"}, "--iteration"},
+      {{"export", "1", "--format", "pdf", "-o", "/tmp/x"}, "--format"},
       {{"get", "1", "--output", "yaml"}, "--output"},
       {{"get", "1", "--timeout", "soon"}, "--timeout"},
       {{"frobnicate"}, "frobnicate"},

@@ -205,5 +205,28 @@ TEST(TorchPickleTest, EveryPrefixFailsCleanly) {
   }
 }
 
+// Found by tests/fuzz/torch_pickle_fuzzer (a leak): a list or dict put into itself through the
+// memo. Such a result is refused (consumers would walk it forever), and a cycle the result does
+// not hold is broken so that it is freed (the fuzzer's LeakSanitizer checks that part).
+TEST(TorchPickleTest, ContainersThatContainThemselvesAreRefused) {
+  // EMPTY_LIST, BINPUT 0, BINGET 0, APPEND: the list holds itself.
+  EXPECT_THAT(ParseTorchPickle(Pickle(Bytes({']', 'q', 0, 'h', 0, 'a'}))),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("contains itself")));
+  // EMPTY_DICT, BINPUT 0, BININT1 1, BINGET 0, SETITEM: {1: itself}.
+  EXPECT_THAT(ParseTorchPickle(Pickle(Bytes({'}', 'q', 0, 'K', 1, 'h', 0, 's'}))),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("contains itself")));
+  // The same list as {1: list}, then replaced: {1: 2} no longer holds it.
+  NETADAPT_ASSERT_OK_AND_ASSIGN(
+      PickleValue v, ParseTorchPickle(Pickle(Bytes(
+                         {'}', 'K', 1, ']', 'q', 0, 'h', 0, 'a', 's', 'K', 1, 'K', 2, 's'}))));
+  ASSERT_EQ(v.kind, Kind::kDict);
+  ASSERT_EQ(v.entries->size(), 1u);
+  EXPECT_EQ(v.entries->front().second.int_value, 2);
+  // A container held twice is no cycle: ([], []) with the same list.
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v, ParseTorchPickle(Pickle(Bytes({']', 'q', 0, 'h', 0, 0x86}))));
+  ASSERT_EQ(v.kind, Kind::kTuple);
+  EXPECT_EQ((*v.items)[0].items, (*v.items)[1].items);
+}
+
 }  // namespace
 }  // namespace netadapt::common

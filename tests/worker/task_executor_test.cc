@@ -162,6 +162,35 @@ TEST_F(TaskExecutorTest, SimplifyReportsAnUnreachableTarget) {
   EXPECT_FALSE(result.model_digest().empty());
 }
 
+// A master (or a network path) that substitutes another valid checkpoint for the one asked
+// for: the worker checks the bytes against the digest before LibTorch reads them.
+TEST_F(TaskExecutorTest, ArtifactsWhoseBytesDoNotMatchTheDigestAreRefused) {
+  class SubstitutingMaster final : public MasterConnection {
+   public:
+    SubstitutingMaster(FakeMasterConnection& real, std::string substitute)
+        : real_(real), substitute_(std::move(substitute)) {}
+    absl::StatusOr<std::string> FetchArtifact(absl::string_view) override { return substitute_; }
+    absl::StatusOr<std::string> PutArtifact(absl::string_view content) override {
+      return real_.PutArtifact(content);
+    }
+    absl::StatusOr<std::vector<double>> LookupLatency(
+        absl::string_view job, const std::vector<common::LayerShape>& shapes) override {
+      return real_.LookupLatency(job, shapes);
+    }
+
+   private:
+    FakeMasterConnection& real_;
+    const std::string substitute_;
+  };
+  const std::string asked = SeedModel(1);
+  SubstitutingMaster substituting(master_, master_.Get(SeedModel(2)));
+  TaskExecutor executor(&substituting, Options());
+  EXPECT_THAT(executor.Simplify(SimplifyTask(asked, 0, 1e9, v1::RESOURCE_TYPE_FLOPS), {}),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("hash to something else")));
+  EXPECT_THAT(executor.Evaluate(EvaluateTask(asked), {}),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("model_digest")));
+}
+
 TEST_F(TaskExecutorTest, SimplifyBadInputFailsTheTask) {
   const std::string seed = SeedModel();
   const std::string unknown(64, 'a');
