@@ -66,10 +66,30 @@ common::NetworkDef BenchNetwork(int blocks) {
   return net;
 }
 
+// The networks behind the fake workers' model digests, shared by all of them as the real
+// workers share the master's artifacts (a digest made on one worker is used on another).
+class Networks {
+ public:
+  std::string Remember(const common::NetworkDef& network) {
+    const std::string digest = common::Sha256Hex(common::NetworkDefToJson(network));
+    absl::MutexLock lock(&mu_);
+    networks_[digest] = network;
+    return digest;
+  }
+  common::NetworkDef Lookup(const std::string& digest) {
+    absl::MutexLock lock(&mu_);
+    return networks_.at(digest);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, common::NetworkDef> networks_;
+};
+
 // A WorkerService that does no training.
 class FakeWorker final : public v1::WorkerService::CallbackService {
  public:
-  explicit FakeWorker(absl::Duration task) : task_(task) {}
+  FakeWorker(absl::Duration task, Networks& networks) : task_(task), networks_(networks) {}
 
   grpc::ServerWriteReactor<v1::TaskUpdate>* Pretrain(grpc::CallbackServerContext*,
                                                      const v1::PretrainTask* task) override {
@@ -129,21 +149,11 @@ class FakeWorker final : public v1::WorkerService::CallbackService {
                                                   absl::Duration delay = absl::ZeroDuration()) {
     return new Reactor(std::move(result), delay);
   }
-  std::string Remember(const common::NetworkDef& network) {
-    const std::string json = common::NetworkDefToJson(network);
-    const std::string digest = common::Sha256Hex(json);
-    absl::MutexLock lock(&mu_);
-    networks_[digest] = network;
-    return digest;
-  }
-  common::NetworkDef Lookup(const std::string& digest) {
-    absl::MutexLock lock(&mu_);
-    return networks_.at(digest);
-  }
+  std::string Remember(const common::NetworkDef& network) { return networks_.Remember(network); }
+  common::NetworkDef Lookup(const std::string& digest) { return networks_.Lookup(digest); }
 
   const absl::Duration task_;
-  absl::Mutex mu_;
-  std::map<std::string, common::NetworkDef> networks_;
+  Networks& networks_;
 };
 
 struct Row {
@@ -164,13 +174,13 @@ Row RunWorkers(int workers, const std::string& directory) {
   auto artifacts = *common::ArtifactStore::Open(directory + "/artifacts");
   master::WorkerPool pool(absl::Minutes(10));
   master::GrpcTaskRunner runner(absl::Minutes(10));
+  Networks networks;
   std::vector<std::unique_ptr<FakeWorker>> fakes;
   std::vector<std::unique_ptr<rpc::RpcServer>> servers;
   for (int w = 0; w < workers; ++w) {
-    fakes.push_back(std::make_unique<FakeWorker>(task));
+    fakes.push_back(std::make_unique<FakeWorker>(task, networks));
     rpc::ServerOptions options;
     options.address = "127.0.0.1:0";
-    options.reflection = false;
     servers.push_back(*rpc::RpcServer::Start(options, {fakes.back().get()}));
     pool.Register(absl::StrCat("127.0.0.1:", servers.back()->port()), {"cpu"},
                   absl::StrCat("bench", w));
@@ -204,6 +214,16 @@ Row RunWorkers(int workers, const std::string& directory) {
   double seconds = 0;
   for (const v1::Iteration& it : job.history()) seconds += it.duration_seconds();
   row.seconds_per_iteration = seconds / row.iterations;
+  // Every block must have been fine-tuned, or the comparison with the ideal means nothing.
+  for (const v1::Iteration& it : job.history()) {
+    for (const v1::Proposal& p : it.proposals()) {
+      if (p.state() != v1::Proposal::SUCCEEDED) {
+        std::cerr << "orchestration_bench: block " << p.block() << " ended "
+                  << v1::Proposal::State_Name(p.state()) << ": " << p.error() << "\n";
+        std::exit(1);
+      }
+    }
+  }
   const int rounds = (blocks + workers - 1) / workers;
   row.ideal_seconds_per_iteration = rounds * absl::ToDoubleSeconds(task);
   row.tasks = 3 * blocks;  // simplify, fine-tune, evaluate per block

@@ -102,6 +102,14 @@ std::string RenderProgress(const v1::Job& job, const ProgressOptions& options) {
   }
   lines.push_back(head);
   if (!job.reason().empty()) lines.push_back(absl::StrCat("reason: ", job.reason()));
+  if (!job.activity().empty()) {
+    std::string activity = job.activity();
+    if (job.activity_total() > 0) {
+      absl::StrAppend(&activity, "  ", ProgressBar(job.activity_step(), job.activity_total(), 22),
+                      " ", job.activity_step(), "/", job.activity_total());
+    }
+    lines.push_back(activity);
+  }
 
   std::string iteration = absl::StrCat("iteration ", job.current_iteration(), "/", MaxIters(spec));
   if (job.current_target() > 0) {
@@ -215,6 +223,18 @@ std::vector<std::string> ChangeLines(const v1::Job* previous, const v1::Job& cur
     }
     if (previous->phase() != current.phase()) {
       lines.push_back(absl::StrCat(name, ": phase ", PhaseName(current.phase())));
+    }
+    if (!current.activity().empty()) {
+      // A new activity, or its progress crossing a quarter.
+      const auto quarter = [](const v1::Job& j) {
+        return j.activity_total() > 0 ? 4 * j.activity_step() / j.activity_total() : -1;
+      };
+      if (previous->activity() != current.activity()) {
+        lines.push_back(absl::StrCat(name, ": ", current.activity()));
+      } else if (quarter(*previous) != quarter(current) && current.activity_total() > 0) {
+        lines.push_back(absl::StrCat(name, ": ", current.activity(), " ", current.activity_step(),
+                                     "/", current.activity_total()));
+      }
     }
     if (current.seed().resource() > 0 && previous->seed().resource() <= 0) {
       lines.push_back(absl::StrCat("seed: resource ", FormatResource(current.seed().resource(), type),

@@ -63,7 +63,14 @@ class JobRunner {
       const std::function<absl::StatusOr<v1::TaskResult>(const WorkerSlot&)>& task);
   v1::TaskHeader Header(int iteration, int block, const WorkerSlot& slot, int attempt) const;
   absl::StatusOr<double> Resource(const common::NetworkDef& network);
-  void SetProposal(int block, const std::function<void(v1::Proposal&)>& mutate);
+  // Changes proposal `block`; `persist` false for what need not survive a restart (the
+  // worker a task runs on, progress), which spares an fsync per change.
+  void SetProposal(int block, const std::function<void(v1::Proposal&)>& mutate,
+                   bool persist = true);
+  // Job.activity and its progress; a TaskRunner progress callback that reports into them.
+  void SetActivity(const std::string& activity, int64_t step = 0, int64_t total = 0,
+                   bool persist = true);
+  TaskRunner::Progress ActivityProgress(const std::string& activity);
   // The network's ModelResult: digest, resource, accuracy, widths, weights, MACs, definition
   // and, for LATENCY jobs with a profiler, the measured latency.
   v1::ModelResult Result(const std::string& digest, const common::NetworkDef& network,

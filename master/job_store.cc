@@ -121,7 +121,8 @@ std::vector<v1::Job> JobStore::List(int offset, int limit, int* total) const {
 }
 
 absl::StatusOr<v1::Job> JobStore::Update(absl::string_view name,
-                                         const std::function<void(v1::Job&)>& mutate) {
+                                         const std::function<void(v1::Job&)>& mutate,
+                                         bool persist) {
   NETADAPT_ASSIGN_OR_RETURN(int64_t number, ParseJobName(name));
   v1::Job snapshot;
   {
@@ -131,7 +132,7 @@ absl::StatusOr<v1::Job> JobStore::Update(absl::string_view name,
     v1::Job changed = it->second;
     mutate(changed);
     Stamp(changed.mutable_update_time());
-    NETADAPT_RETURN_IF_ERROR(Persist(changed));
+    if (persist) NETADAPT_RETURN_IF_ERROR(Persist(changed));
     it->second = changed;
     snapshot = std::move(changed);
     // Notified under mu_ so that watchers see changes in order; watchers never block.

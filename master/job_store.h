@@ -36,9 +36,12 @@ class JobStore {
 
   // Applies `mutate` to the stored job, stamps update_time, persists it, then notifies
   // watchers. NotFound for an unknown job; the write error when persisting fails (the change
-  // is then not applied).
+  // is then not applied). With `persist` false the change is only in memory and reaches
+  // watchers (progress, the worker a task runs on): it goes to disk with the next persisted
+  // change, and each persisted change costs an fsync.
   absl::StatusOr<v1::Job> Update(absl::string_view name,
-                                 const std::function<void(v1::Job&)>& mutate);
+                                 const std::function<void(v1::Job&)>& mutate,
+                                 bool persist = true);
 
   // Calls `on_change` with the job now and after each change, from the thread that made the
   // change (it must not block or call back into the store). Returns an id for Unsubscribe.

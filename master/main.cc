@@ -18,6 +18,7 @@
 #include "common/artifact_store.h"
 #include "common/logging.h"
 #include "common/network_def_json.h"
+#include "common/rpc/auth.h"
 #include "common/rpc/channel.h"
 #include "common/rpc/profiler_client.h"
 #include "common/rpc/server.h"
@@ -42,6 +43,17 @@ ABSL_FLAG(double, task_timeout_s, 24 * 3600, "Deadline of one task on a worker."
 ABSL_FLAG(int, max_task_attempts, 3, "Attempts of a task whose worker fails.");
 ABSL_FLAG(double, shutdown_grace_s, 5, "On SIGTERM, seconds in-flight calls may take to finish.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical, off.");
+ABSL_FLAG(std::string, token_file, "",
+          "File holding the cluster token: every caller (CLI, workers) must present it, and the "
+          "master presents it to the profiler. Empty = no authentication (docs/SECURITY.md).");
+ABSL_FLAG(std::string, master_token_file, "",
+          "File holding the master token, presented to the workers (their --master_token_file); "
+          "empty = present the cluster token.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of this master: serve TLS.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA certificates: TLS to the profiler and the workers, verified against them; with "
+          "--tls_cert, clients must present a certificate they signed (mutual TLS).");
 
 namespace netadapt::master {
 namespace {
@@ -62,13 +74,35 @@ int Run() {
   }
   const int heartbeat_ms = absl::GetFlag(FLAGS_heartbeat_interval_ms);
   WorkerPool pool(absl::Milliseconds(heartbeat_ms) * absl::GetFlag(FLAGS_heartbeat_misses));
-  GrpcTaskRunner tasks(absl::Seconds(absl::GetFlag(FLAGS_task_timeout_s)));
+  rpc::CredentialFiles credentials{absl::GetFlag(FLAGS_token_file), absl::GetFlag(FLAGS_tls_cert),
+                                   absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_tls_ca)};
+  absl::StatusOr<rpc::ClientSecurity> client_security = rpc::LoadClientSecurity(credentials);
+  absl::StatusOr<rpc::ServerSecurity> server_security = rpc::LoadServerSecurity(credentials);
+  for (const absl::Status& s : {client_security.status(), server_security.status()}) {
+    if (!s.ok()) {
+      log->critical("{}", s.ToString());
+      return 2;
+    }
+  }
+  rpc::ChannelOptions profiler_channel;
+  profiler_channel.security = *client_security;
+  rpc::ChannelOptions worker_channel = profiler_channel;
+  if (!absl::GetFlag(FLAGS_master_token_file).empty()) {
+    absl::StatusOr<std::string> master_token =
+        rpc::ReadTokenFile(absl::GetFlag(FLAGS_master_token_file));
+    if (!master_token.ok()) {
+      log->critical("--master_token_file: {}", master_token.status().ToString());
+      return 2;
+    }
+    worker_channel.security.token = *master_token;
+  }
+  GrpcTaskRunner tasks(absl::Seconds(absl::GetFlag(FLAGS_task_timeout_s)), worker_channel);
 
   std::unique_ptr<rpc::ProfilerClient> profiler;
   std::unique_ptr<rpc::GrpcLatencyMeasurer> measurer;
   if (!absl::GetFlag(FLAGS_profiler).empty()) {
     profiler = std::make_unique<rpc::ProfilerClient>(
-        rpc::MakeChannel(absl::GetFlag(FLAGS_profiler)));
+        rpc::MakeChannel(absl::GetFlag(FLAGS_profiler), profiler_channel));
     absl::StatusOr<v1::DescribeDeviceResponse> device = profiler->DescribeDevice();
     int max_batch = 64;
     if (device.ok()) {
@@ -105,6 +139,7 @@ int Run() {
       absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
   server_options.port_file = absl::GetFlag(FLAGS_port_file);
   server_options.reflection = absl::GetFlag(FLAGS_reflection);
+  server_options.security = *std::move(server_security);
   absl::StatusOr<std::unique_ptr<rpc::RpcServer>> server =
       rpc::RpcServer::Start(server_options, {&job_service, &coordinator});
   if (!server.ok()) {

@@ -208,7 +208,14 @@ grpc::ServerWriteReactor<v1::TaskUpdate>* WorkerServiceImpl::Start(
     TaskContext task_context;
     task_context.on_progress = [reactor](const v1::TaskProgress& p) { reactor->Progress(p); };
     task_context.cancelled = [reactor] { return reactor->cancelled(); };
-    absl::StatusOr<v1::TaskResult> result = run(task_context);
+    absl::StatusOr<v1::TaskResult> result;
+    try {
+      result = run(task_context);
+    } catch (const std::exception& e) {
+      // LibTorch reports what validation cannot foresee (out of memory, a CUDA error) by
+      // throwing: the task fails with the reason and the worker keeps serving.
+      result = absl::InternalError(absl::StrCat(reactor->name(), ": ", e.what()));
+    }
     if (!result.ok()) {
       common::Logger("worker")->warn("{} failed: {}", reactor->name(), result.status().ToString());
     }

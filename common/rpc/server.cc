@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/rpc/auth.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 
@@ -65,9 +66,16 @@ absl::StatusOr<std::unique_ptr<RpcServer>> RpcServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &port);
+  NETADAPT_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                            MakeServerCredentials(options.security));
+  builder.AddListeningPort(options.address, credentials, &port);
   for (grpc::Service* service : services) builder.RegisterService(service);
   builder.SetOption(std::make_unique<ReflectionOption>(options.reflection));
+  // gRPC binds with SO_REUSEPORT by default, and the kernel then may hand port 0 out again to
+  // another socket of the same user that also asked for reuse: two servers on one port, each
+  // answering a share of the other's calls (UNIMPLEMENTED for the wrong service). Seen with
+  // tests running side by side; a server owns its port exclusively.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Milliseconds(options.keepalive_time));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
                              Milliseconds(options.keepalive_timeout));
@@ -86,8 +94,13 @@ absl::StatusOr<std::unique_ptr<RpcServer>> RpcServer::Start(
     NETADAPT_RETURN_IF_ERROR(
         common::WriteFileAtomically(options.port_file, absl::StrCat(port, "\n")));
   }
-  common::Logger("rpc")->info("listening on {} (port {}), reflection {}", options.address, port,
-                              options.reflection ? "on" : "off");
+  const ServerSecurity& security = options.security;
+  common::Logger("rpc")->info(
+      "listening on {} (port {}), reflection {}, {}, {}", options.address, port,
+      options.reflection ? "on" : "off",
+      security.tls() ? (security.tls_client_ca_pem.empty() ? "TLS" : "mutual TLS") : "plaintext",
+      security.tokens.empty() ? "no authentication"
+                              : absl::StrCat(security.tokens.size(), " bearer token(s)"));
   return result;
 }
 

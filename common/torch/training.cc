@@ -137,22 +137,28 @@ class Sgd {
     }
   }
 
+  // The update in place, without temporaries: for AlexNet's 57 M parameters a temporary
+  // d_p = grad + wd * p is 230 MB of fresh memory per step. The sums are those of
+  // torch.optim.SGD, in a different order (equal up to rounding).
   void Step(double learning_rate) {
     c10::NoGradGuard no_grad;
     for (size_t i = 0; i < params_.size(); ++i) {
       at::Tensor& p = params_[i];
       if (!p.grad().defined()) continue;
-      at::Tensor d_p = p.grad();
-      if (options_.weight_decay != 0) d_p = d_p.add(p, options_.weight_decay);
-      if (options_.momentum != 0) {
-        if (!momentum_[i].defined()) {
-          momentum_[i] = d_p.clone();
-        } else {
-          momentum_[i].mul_(options_.momentum).add_(d_p);
-        }
-        d_p = momentum_[i];
+      const at::Tensor& grad = p.grad();
+      if (options_.momentum == 0) {
+        if (options_.weight_decay != 0) p.mul_(1.0 - learning_rate * options_.weight_decay);
+        p.add_(grad, -learning_rate);
+        continue;
       }
-      p.add_(d_p, -learning_rate);
+      at::Tensor& buf = momentum_[i];
+      if (!buf.defined()) {
+        buf = grad.clone();  // the first step: buf = d_p
+      } else {
+        buf.mul_(options_.momentum).add_(grad);
+      }
+      if (options_.weight_decay != 0) buf.add_(p, options_.weight_decay);
+      p.add_(buf, -learning_rate);
     }
   }
 
