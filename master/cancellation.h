@@ -9,24 +9,21 @@ namespace netadapt::master {
 
 // A cancellation flag with callbacks, shared by a job's runner and its in-flight tasks:
 // CancelJob sets it; each RPC in flight registers a callback that cancels its call.
+// Two causes: the user's Cancel (the job ends CANCELLED) and the master's Shutdown (the job
+// stops where it is, stays RUNNING in the store and resumes when the master restarts).
 class Cancellation {
  public:
-  void Cancel() {
-    // Held while callbacks run, so that Remove waits for a callback in progress: callers
-    // destroy what their callback touches (an RPC's ClientContext) right after Remove.
-    absl::MutexLock running(&running_mu_);
-    std::map<int, std::function<void()>> callbacks;
-    {
-      absl::MutexLock lock(&mu_);
-      if (cancelled_) return;
-      cancelled_ = true;
-      callbacks.swap(callbacks_);
-    }
-    for (auto& [id, callback] : callbacks) callback();
-  }
+  void Cancel() { CancelFor(/*shutdown=*/false); }
+  // Cancels for the master's shutdown, unless the user cancelled first.
+  void Shutdown() { CancelFor(/*shutdown=*/true); }
   bool cancelled() const {
     absl::MutexLock lock(&mu_);
     return cancelled_;
+  }
+  // True when the cancellation came from Shutdown.
+  bool shutdown() const {
+    absl::MutexLock lock(&mu_);
+    return shutdown_;
   }
   // Runs `callback` on Cancel (at once if already cancelled). Returns an id for Remove.
   int Add(std::function<void()> callback) {
@@ -48,9 +45,25 @@ class Cancellation {
   }
 
  private:
+  void CancelFor(bool shutdown) {
+    // Held while callbacks run, so that Remove waits for a callback in progress: callers
+    // destroy what their callback touches (an RPC's ClientContext) right after Remove.
+    absl::MutexLock running(&running_mu_);
+    std::map<int, std::function<void()>> callbacks;
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_) return;
+      cancelled_ = true;
+      shutdown_ = shutdown;
+      callbacks.swap(callbacks_);
+    }
+    for (auto& [id, callback] : callbacks) callback();
+  }
+
   absl::Mutex running_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   std::map<int, std::function<void()>> callbacks_ ABSL_GUARDED_BY(mu_);
   int next_id_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -1,15 +1,19 @@
 #include "master/job_manager.h"
 
 #include <cmath>
+#include <filesystem>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "common/dataset_spec.h"
 #include "common/latency_table.h"
+#include "common/logging.h"
 #include "common/lut_interpolation.h"
 #include "common/network_def_json.h"
 #include "common/resource_model.h"
 #include "common/status_macros.h"
 #include "common/zoo.h"
+#include "spdlog/spdlog.h"
 
 namespace netadapt::master {
 namespace {
@@ -51,14 +55,61 @@ absl::StatusOr<DatasetShape> ShapeOf(const common::DatasetSpec& spec) {
 
 }  // namespace
 
+// Forwards to the profiler and adds every answer to a table written to `path` (atomically)
+// after each batch: the shared LUT survives a restart of the master.
+class JobManager::RecordingMeasurer final : public common::LatencyMeasurer {
+ public:
+  RecordingMeasurer(common::LatencyMeasurer* inner, std::string path, common::LatencyTable table)
+      : inner_(inner), path_(std::move(path)), table_(std::move(table)) {}
+
+  absl::StatusOr<std::vector<double>> MeasureMs(
+      const std::vector<common::LayerShape>& shapes) override {
+    NETADAPT_ASSIGN_OR_RETURN(std::vector<double> latencies, inner_->MeasureMs(shapes));
+    // Written under the lock so that a later batch's file never loses to an earlier one;
+    // batches are rare (each is a profiler round trip) and the table is small.
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < shapes.size() && i < latencies.size(); ++i) {
+      table_.Insert(shapes[i], latencies[i]);
+    }
+    const absl::Status written =
+        common::WriteLatencyTable(table_, path_, common::LatencyTableFormat::kBinary);
+    if (!written.ok()) {
+      common::Logger("master")->warn("saving the measured LUT: {}", written.ToString());
+    }
+    return latencies;
+  }
+
+ private:
+  common::LatencyMeasurer* const inner_;
+  const std::string path_;
+  absl::Mutex mu_;
+  common::LatencyTable table_ ABSL_GUARDED_BY(mu_);
+};
+
 JobManager::JobManager(JobStore& store, WorkerPool& pool, TaskRunner& tasks,
                        common::ArtifactStore& artifacts, common::LatencyMeasurer* measurer,
-                       JobRunnerOptions options)
+                       JobRunnerOptions options, std::string lut_path)
     : store_(store), pool_(pool), tasks_(tasks), artifacts_(artifacts), measurer_(measurer),
       options_(options) {
-  if (measurer_ != nullptr) {
+  if (measurer_ == nullptr) return;
+  if (lut_path.empty()) {
     shared_oracle_ = LatencyOracle::Measuring(common::LatencyTable(), measurer_);
+    return;
   }
+  common::LatencyTable table;
+  if (std::filesystem::exists(lut_path)) {
+    absl::StatusOr<common::LatencyTable> loaded = common::ReadLatencyTable(lut_path);
+    if (loaded.ok()) {
+      table = *std::move(loaded);
+      common::Logger("master")->info("loaded {} measured latencies from {}", table.size(),
+                                     lut_path);
+    } else {
+      // Not fatal: the entries are measured again (and the file rewritten).
+      common::Logger("master")->warn("ignoring the saved LUT: {}", loaded.status().ToString());
+    }
+  }
+  recording_ = std::make_unique<RecordingMeasurer>(measurer_, lut_path, table);
+  shared_oracle_ = LatencyOracle::Measuring(std::move(table), recording_.get());
 }
 
 JobManager::~JobManager() {
@@ -67,7 +118,7 @@ JobManager::~JobManager() {
     absl::MutexLock lock(&mu_);
     running.swap(running_);
   }
-  for (auto& [name, job] : running) job->cancellation.Cancel();
+  for (auto& [name, job] : running) job->cancellation.Shutdown();
   for (auto& [name, job] : running) {
     if (job->thread.joinable()) job->thread.join();
   }
@@ -239,6 +290,31 @@ absl::StatusOr<v1::Job> JobManager::Create(const v1::JobSpec& input,
   bool created = false;
   NETADAPT_ASSIGN_OR_RETURN(job, store_.Create(job, &created));
   if (!created) return job;
+  return Start(job);
+}
+
+int JobManager::ResumeInterrupted() {
+  int total = 0;
+  const std::vector<v1::Job> jobs = store_.List(0, std::numeric_limits<int>::max(), &total);
+  int resumed = 0;
+  // Oldest first, as they were created.
+  for (auto it = jobs.rbegin(); it != jobs.rend(); ++it) {
+    if (JobStore::IsTerminal(it->state())) continue;
+    {
+      absl::MutexLock lock(&mu_);
+      if (running_.count(it->name()) > 0) continue;
+    }
+    common::Logger("master")->info("resuming {} ({}, {} iteration(s) done)", it->name(),
+                                   v1::Job::State_Name(it->state()), it->history_size());
+    if (absl::StatusOr<v1::Job> started = Start(*it);
+        started.ok() && !JobStore::IsTerminal(started->state())) {
+      ++resumed;
+    }
+  }
+  return resumed;
+}
+
+absl::StatusOr<v1::Job> JobManager::Start(const v1::Job& job) {
   absl::StatusOr<std::unique_ptr<Running>> running = Prepare(job);
   if (!running.ok()) {
     return store_.Update(job.name(), [&](v1::Job& j) {

@@ -24,11 +24,22 @@ namespace netadapt::master {
 class JobManager {
  public:
   // `measurer` (the profiler agent; may be null: LATENCY jobs then need a LUT and
-  // lut_mode INTERPOLATE). None of the references is owned.
+  // lut_mode INTERPOLATE). None of the references is owned. When `lut_path` is not empty,
+  // the table that measuring jobs share is loaded from it (when present) and written back
+  // to it after each batch the profiler measured, so that a restarted master does not
+  // measure a layer again (and resumed jobs see the latencies they saw before).
   JobManager(JobStore& store, WorkerPool& pool, TaskRunner& tasks,
              common::ArtifactStore& artifacts, common::LatencyMeasurer* measurer,
-             JobRunnerOptions options);
-  ~JobManager();  // cancels and joins every running job
+             JobRunnerOptions options, std::string lut_path = "");
+  // Stops every running job for the master's shutdown (Cancellation::Shutdown: they stay
+  // RUNNING in the store, to resume at the next start) and joins their threads.
+  ~JobManager();
+
+  // Starts a runner for every job of the store that is not finished (PENDING or RUNNING when
+  // the previous master stopped): each resumes from its persisted state (JobRunner::Run).
+  // Call once, after the services serve. A job that cannot be prepared again (its LUT
+  // artifact is gone) is marked FAILED with the reason. Returns the number resumed.
+  int ResumeInterrupted() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Validates `spec` (InvalidArgument / NotFound / FailedPrecondition naming the field),
   // fills in defaults and resolves the network, stores the job and starts it. A request_id
@@ -53,6 +64,8 @@ class JobManager {
     std::thread thread;
   };
   absl::StatusOr<std::unique_ptr<Running>> Prepare(const v1::Job& job);
+  // Prepares and starts `job`'s runner; the job FAILED with the reason when it cannot.
+  absl::StatusOr<v1::Job> Start(const v1::Job& job) ABSL_LOCKS_EXCLUDED(mu_);
 
   JobStore& store_;
   WorkerPool& pool_;
@@ -60,6 +73,9 @@ class JobManager {
   common::ArtifactStore& artifacts_;
   common::LatencyMeasurer* measurer_;
   const JobRunnerOptions options_;
+  // Wraps measurer_ for shared_oracle_ when the shared table is persisted.
+  class RecordingMeasurer;
+  std::unique_ptr<RecordingMeasurer> recording_;
   // LATENCY jobs measuring without a LUT of their own share one table of this master's
   // profiler: a layer is measured once for all jobs, and jobs with the same spec see the same
   // latencies (so they make the same choices).

@@ -1,5 +1,6 @@
 #include "master/job_runner.h"
 
+#include <algorithm>
 #include <cmath>
 #include <thread>
 
@@ -17,6 +18,10 @@ namespace {
 
 std::shared_ptr<spdlog::logger> Log() { return common::Logger("master"); }
 
+// A proposal whose outcome is persisted and final: a resumed iteration keeps it.
+bool IsFinished(const v1::Proposal& p) {
+  return p.state() == v1::Proposal::SUCCEEDED || p.state() == v1::Proposal::TARGET_NOT_MET;
+}
 
 }  // namespace
 
@@ -94,8 +99,14 @@ void JobRunner::Run() {
   absl::StatusOr<v1::Job> job = store_.Get(job_);
   if (!job.ok()) return;
   spec_ = job->spec();
-  absl::Status status = RunJob();
-  if (cancellation_.cancelled()) {
+  absl::Status status = RunJob(*job);
+  if (cancellation_.cancelled() && cancellation_.shutdown() && !status.ok()) {
+    // The master is stopping: the job stays as persisted (RUNNING) and resumes at restart.
+    Log()->info("[job={}] stopped by the master's shutdown; it resumes when the master restarts",
+                job_);
+    return;
+  }
+  if (cancellation_.cancelled() && !cancellation_.shutdown()) {
     (void)store_.Update(job_, [](v1::Job& j) {
       j.set_state(v1::Job::CANCELLED);
       j.set_reason("cancelled by the user");
@@ -125,22 +136,74 @@ void JobRunner::Fail(const absl::Status& status) {
   });
 }
 
-absl::Status JobRunner::RunJob() {
+absl::Status JobRunner::RunJob(const v1::Job& job) {
   NETADAPT_ASSIGN_OR_RETURN(common::NetworkDef network,
                             common::NetworkDefFromProto(spec_.network()));
   Current current;
   current.network = network;
-  NETADAPT_RETURN_IF_ERROR(store_.Update(job_, [](v1::Job& j) {
-                             j.set_state(v1::Job::RUNNING);
-                             j.set_phase(v1::Job::PREPARING);
-                           }).status());
-  NETADAPT_RETURN_IF_ERROR(Prepare(current));
-  for (int iteration = 1; iteration <= spec_.max_iters() && current.resource > current.budget;
-       ++iteration) {
-    if (cancellation_.cancelled()) return absl::CancelledError("cancelled");
-    NETADAPT_RETURN_IF_ERROR(Iterate(current, iteration));
+  int first_iteration = 1;
+  std::vector<v1::Proposal> resumed;
+  if (job.seed().model_digest().empty()) {
+    NETADAPT_RETURN_IF_ERROR(store_.Update(job_, [](v1::Job& j) {
+                               j.set_state(v1::Job::RUNNING);
+                               j.set_phase(v1::Job::PREPARING);
+                             }).status());
+    NETADAPT_RETURN_IF_ERROR(Prepare(current));
+  } else {
+    NETADAPT_RETURN_IF_ERROR(Restore(job, current, first_iteration, resumed));
   }
+  for (int iteration = first_iteration;
+       iteration <= spec_.max_iters() && current.resource > current.budget; ++iteration) {
+    if (cancellation_.cancelled()) return absl::CancelledError("cancelled");
+    NETADAPT_RETURN_IF_ERROR(Iterate(current, iteration, resumed));
+    resumed.clear();  // only the interrupted iteration has any
+  }
+  if (cancellation_.cancelled()) return absl::CancelledError("cancelled");
   return Finish(current);
+}
+
+absl::Status JobRunner::Restore(const v1::Job& job, Current& current, int& first_iteration,
+                                std::vector<v1::Proposal>& resumed) {
+  const v1::ModelResult& seed = job.seed();
+  current.model_digest = seed.model_digest();
+  current.resource = seed.resource();
+  current.accuracy = seed.accuracy();
+  current.budget = job.budget();
+  current.reduction = spec_.init_resource_reduction() > 0
+                          ? spec_.init_resource_reduction()
+                          : spec_.init_resource_reduction_ratio() * seed.resource();
+  if (job.history_size() > 0) {
+    const v1::ModelResult& last = job.history(job.history_size() - 1).result();
+    NETADAPT_ASSIGN_OR_RETURN(current.network, common::NetworkDefFromProto(last.network()));
+    current.model_digest = last.model_digest();
+    current.resource = last.resource();
+    current.accuracy = last.accuracy();
+  }
+  first_iteration = job.history_size() + 1;
+  // The interrupted iteration's finished proposals (their outcomes were persisted) are kept.
+  if (job.phase() == v1::Job::ITERATING && job.current_iteration() == first_iteration) {
+    resumed.assign(job.proposals().begin(), job.proposals().end());
+  }
+  int kept = 0;
+  for (const v1::Proposal& p : resumed) kept += IsFinished(p) ? 1 : 0;
+  Log()->info("[job={}] resuming after {} iteration(s) (phase {}){}; resource={:.6g} "
+              "budget={:.6g}",
+              job_, job.history_size(), v1::Job::Phase_Name(job.phase()),
+              resumed.empty() ? ""
+                              : absl::StrCat(", keeping ", kept,
+                                             " finished proposal(s) of iteration ",
+                                             first_iteration),
+              current.resource, current.budget);
+  return store_
+      .Update(job_,
+              [](v1::Job& j) {
+                j.set_state(v1::Job::RUNNING);
+                if (j.phase() == v1::Job::PREPARING) j.set_phase(v1::Job::ITERATING);
+                j.clear_activity();
+                j.clear_activity_step();
+                j.clear_activity_total();
+              })
+      .status();
 }
 
 absl::StatusOr<double> JobRunner::Resource(const common::NetworkDef& network) {
@@ -274,7 +337,8 @@ void JobRunner::SetProposal(int block, const std::function<void(v1::Proposal&)>&
       persist);
 }
 
-absl::Status JobRunner::Iterate(Current& current, int iteration) {
+absl::Status JobRunner::Iterate(Current& current, int iteration,
+                                const std::vector<v1::Proposal>& resumed) {
   const absl::Time start = absl::Now();
   const double target =
       current.resource - current.reduction * std::pow(spec_.resource_reduction_decay(),
@@ -285,22 +349,37 @@ absl::Status JobRunner::Iterate(Current& current, int iteration) {
     return absl::FailedPreconditionError(
         absl::StrCat(current.network.name, " has no prunable block"));
   }
+  // A resumed iteration keeps the proposals that had finished before the master stopped.
+  std::vector<bool> finished(blocks.size(), false);
+  if (resumed.size() == blocks.size()) {
+    for (size_t b = 0; b < blocks.size(); ++b) finished[b] = IsFinished(resumed[b]);
+  }
   NETADAPT_RETURN_IF_ERROR(store_.Update(job_, [&](v1::Job& j) {
                              j.set_current_iteration(iteration);
                              j.set_current_target(target);
                              j.clear_proposals();
                              for (int b = 0; b < static_cast<int>(blocks.size()); ++b) {
                                v1::Proposal& p = *j.add_proposals();
+                               if (finished[b]) {
+                                 p = resumed[b];
+                                 continue;
+                               }
                                p.set_block(b);
                                p.set_layer(current.network.layers[blocks[b].layer_index].name);
                                p.set_state(v1::Proposal::PENDING);
                              }
                            }).status());
-  Log()->info("[job={} iter={}] target={:.6g} blocks={}", job_, iteration, target, blocks.size());
+  Log()->info("[job={} iter={}] target={:.6g} blocks={}{}", job_, iteration, target,
+              blocks.size(),
+              resumed.empty() ? ""
+                              : absl::StrCat(" (resumed: ",
+                                             std::count(finished.begin(), finished.end(), true),
+                                             " finished)"));
 
   // One thread per block: each waits for free workers, so the pool decides the parallelism.
   std::vector<std::thread> threads;
   for (int b = 0; b < static_cast<int>(blocks.size()); ++b) {
+    if (finished[b]) continue;
     threads.emplace_back([&, b] {
       auto fail = [&](v1::Proposal::State state, const absl::Status& status) {
         SetProposal(b, [&](v1::Proposal& p) {

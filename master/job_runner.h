@@ -1,9 +1,9 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
-
-#include <functional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -48,14 +48,25 @@ class JobRunner {
             common::ResourceModel& resources, Cancellation& cancellation,
             JobRunnerOptions options);
 
-  // Runs to a terminal state (SUCCEEDED, FAILED with the reason, CANCELLED).
+  // Runs to a terminal state (SUCCEEDED, FAILED with the reason, CANCELLED), or, when the
+  // cancellation is the master's Shutdown, stops leaving the job RUNNING as persisted.
+  // A job that already ran (its seed is stored) resumes where it was persisted: after its
+  // last finished iteration, keeping the finished proposals (SUCCEEDED, TARGET_NOT_MET) of
+  // the interrupted one and re-running the others, so that it ends as an undisturbed run
+  // with the same seed would.
   void Run();
 
  private:
   struct Current;
-  absl::Status RunJob();
+  absl::Status RunJob(const v1::Job& job);
   absl::Status Prepare(Current& current);
-  absl::Status Iterate(Current& current, int iteration);
+  // Rebuilds `current` from the persisted seed and history; `first_iteration` is the next
+  // one to run, `resumed` its persisted proposals when it was interrupted.
+  absl::Status Restore(const v1::Job& job, Current& current, int& first_iteration,
+                       std::vector<v1::Proposal>& resumed);
+  // `resumed`: the persisted proposals of this iteration when it resumes (else empty).
+  absl::Status Iterate(Current& current, int iteration,
+                       const std::vector<v1::Proposal>& resumed);
   absl::Status Finish(Current& current);
   // Runs `task` on a free slot, retrying infrastructure failures; `what` names it in errors.
   absl::StatusOr<v1::TaskResult> RunTask(

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
@@ -54,17 +55,32 @@ absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(const std::string& stat
                                               " does not parse"));
     }
     NETADAPT_ASSIGN_OR_RETURN(int64_t number, ParseJobName(job.name()));
-    if (!IsTerminal(job.state())) {
-      job.set_state(v1::Job::FAILED);
-      job.set_reason("interrupted: the master restarted while the job ran");
-      Stamp(job.mutable_update_time());
-      NETADAPT_RETURN_IF_ERROR(store->Persist(job));
-    }
     if (!job.request_id().empty()) store->by_request_[job.request_id()] = number;
     store->next_number_ = std::max(store->next_number_, number + 1);
     store->jobs_[number] = std::move(job);
   }
   return store;
+}
+
+absl::StatusOr<int64_t> BumpMasterEpoch(const std::string& state_dir) {
+  std::error_code error;
+  std::filesystem::create_directories(state_dir, error);
+  if (error) {
+    return absl::UnavailableError(absl::StrCat("state directory ", state_dir, ": ",
+                                               error.message()));
+  }
+  const std::string path = state_dir + "/epoch";
+  int64_t epoch = 0;
+  if (std::filesystem::exists(path)) {
+    NETADAPT_ASSIGN_OR_RETURN(std::string text, common::ReadFile(path));
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &epoch) || epoch < 0) {
+      return absl::DataLossError(absl::StrCat("epoch file ", path, " holds \"", text,
+                                              "\", not a number"));
+    }
+  }
+  ++epoch;
+  NETADAPT_RETURN_IF_ERROR(common::WriteFileAtomically(path, absl::StrCat(epoch, "\n")));
+  return epoch;
 }
 
 absl::Status JobStore::Persist(const v1::Job& job) const {

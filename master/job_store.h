@@ -20,8 +20,9 @@ namespace netadapt::master {
 class JobStore {
  public:
   // Loads the jobs under `state_dir` (created if missing). Jobs that were still PENDING or
-  // RUNNING when the previous master stopped are marked FAILED with that reason: resuming
-  // them is the reliability issue's work (the journal in DESIGN.md section 6).
+  // RUNNING when the previous master stopped are kept as they were persisted, for
+  // JobManager::ResumeInterrupted to continue them. DataLoss naming the file when a job file
+  // does not parse; Unavailable when the directory cannot be created.
   static absl::StatusOr<std::unique_ptr<JobStore>> Open(const std::string& state_dir);
 
   // Creates a job from `job` (spec and request_id filled in), assigning its name
@@ -70,6 +71,11 @@ class JobStore {
   std::map<int64_t, Watcher> watchers_ ABSL_GUARDED_BY(watchers_mu_);
   int64_t next_watcher_ ABSL_GUARDED_BY(watchers_mu_) = 1;
 };
+
+// Increments the master epoch kept in <state_dir>/epoch (0 when the file is missing), writes
+// it atomically and returns it: each start of a master on `state_dir` gets a larger epoch,
+// carried in task headers. DataLoss when the file is not a number; the write error otherwise.
+absl::StatusOr<int64_t> BumpMasterEpoch(const std::string& state_dir);
 
 // "jobs/12" -> 12. InvalidArgument naming `field` when malformed.
 absl::StatusOr<int64_t> ParseJobName(absl::string_view name, absl::string_view field = "name");

@@ -118,7 +118,12 @@ int Run() {
 
   JobRunnerOptions runner_options;
   runner_options.max_task_attempts = absl::GetFlag(FLAGS_max_task_attempts);
-  runner_options.master_epoch = absl::ToUnixMillis(absl::Now());
+  absl::StatusOr<int64_t> epoch = BumpMasterEpoch(state_dir);
+  if (!epoch.ok()) {
+    log->critical("--state_dir: {}", epoch.status().ToString());
+    return 2;
+  }
+  runner_options.master_epoch = *epoch;
   if (profiler != nullptr) {
     runner_options.measure_network =
         [client = profiler.get()](const common::NetworkDef& network) -> absl::StatusOr<double> {
@@ -130,7 +135,7 @@ int Run() {
     };
   }
   auto manager = std::make_unique<JobManager>(**store, pool, tasks, **artifacts, measurer.get(),
-                                              runner_options);
+                                              runner_options, state_dir + "/lut.bin");
   JobServiceImpl job_service(*manager, **store, pool, **artifacts);
   CoordinatorServiceImpl coordinator(*manager, pool, **artifacts, heartbeat_ms);
 
@@ -146,7 +151,11 @@ int Run() {
     log->critical("{}", server.status().ToString());
     return 1;
   }
-  log->info("serving on port {} (state in {})", (*server)->port(), state_dir);
+  log->info("serving on port {} (state in {}, epoch {})", (*server)->port(), state_dir, *epoch);
+  // Jobs the previous master left unfinished continue where they were persisted.
+  if (const int resumed = manager->ResumeInterrupted(); resumed > 0) {
+    log->info("resumed {} interrupted job(s)", resumed);
+  }
 
   // Declares silent workers dead so their devices leave the pool.
   absl::Notification stop;
@@ -160,7 +169,9 @@ int Run() {
   log->info("signal {}: shutting down", signal.value_or(0));
   stop.Notify();
   reaper.join();
-  manager.reset();  // cancels running jobs: their tasks on workers are cancelled too
+  // Stops running jobs (their tasks on workers are cancelled too); they stay RUNNING in the
+  // store and resume at the next start.
+  manager.reset();
   (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s)));
   log->info("stopped");
   return 0;

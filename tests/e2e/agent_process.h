@@ -38,10 +38,11 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
   ~ServerProcess() { Kill(); }
 
-  // Starts `binary` with `args` plus --host=127.0.0.1 --port=0 --port_file=<temp>; returns the
-  // bound port, or an error message.
+  // Starts `binary` with `args` plus --host=127.0.0.1 --port=<port> --port_file=<temp>;
+  // returns the bound port, or an error message. `port` 0 binds any free port; a given one
+  // restarts a server where its clients expect it (a restarted master).
   std::optional<int> Start(const std::string& binary, std::vector<std::string> args,
-                           std::chrono::milliseconds timeout, std::string* error) {
+                           std::chrono::milliseconds timeout, std::string* error, int port = 0) {
     dir_ = absl::StrCat(::testing::TempDir(), "/server_", getpid(), "_", counter_++);
     std::string mkdir = absl::StrCat("mkdir -p '", dir_, "'");
     if (std::system(mkdir.c_str()) != 0) {
@@ -52,7 +53,7 @@ class ServerProcess {
     std::remove(port_file.c_str());
     args.insert(args.begin(), binary);
     args.push_back("--host=127.0.0.1");
-    args.push_back("--port=0");
+    args.push_back(absl::StrCat("--port=", port));
     args.push_back("--port_file=" + port_file);
     // Watch before starting, so the rename that publishes the file cannot be missed.
     const int inotify = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);

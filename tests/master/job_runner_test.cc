@@ -8,9 +8,11 @@
 
 #include <filesystem>
 #include <map>
+#include <tuple>
 
 #include "absl/synchronization/notification.h"
 #include "common/filter_search.h"
+#include "common/lut_latency_model.h"
 #include "common/network_def_json.h"
 #include "common/resource_model.h"
 #include "common/sha256.h"
@@ -34,9 +36,23 @@ class FakeTasks final : public TaskRunner {
   // FineTune waits for the job's cancellation when set (to test CancelJob).
   bool fine_tune_blocks = false;
   absl::Notification fine_tune_started;
+  // FineTune of this (iteration, block) waits for the job's cancellation (a master stopped
+  // mid-iteration); -1: none. `held` is notified when it waits.
+  int hold_iteration = -1;
+  int hold_block = -1;
+  absl::Notification held;
+
+  // How many times each task ran, by (job, iteration, block, kind).
+  using Key = std::tuple<std::string, int, int, std::string>;
+  int Calls(const std::string& job, int iteration, int block, const std::string& kind) {
+    absl::MutexLock lock(&mu_);
+    auto it = calls_.find(Key(job, iteration, block, kind));
+    return it == calls_.end() ? 0 : it->second;
+  }
 
   absl::StatusOr<v1::TaskResult> Pretrain(const WorkerSlot&, const v1::PretrainTask& task,
                                           const Progress&, Cancellation&) override {
+    Count(task.header(), "pretrain");
     absl::StatusOr<common::NetworkDef> network = common::NetworkDefFromJson(task.network_json());
     if (!network.ok()) return network.status();
     v1::TaskResult result;
@@ -46,6 +62,7 @@ class FakeTasks final : public TaskRunner {
 
   absl::StatusOr<v1::TaskResult> Simplify(const WorkerSlot&, const v1::SimplifyTask& task,
                                           const Progress&, Cancellation&) override {
+    Count(task.header(), "simplify");
     {
       absl::MutexLock lock(&mu_);
       if (failures_[task.block()]++ < simplify_failures_per_block) {
@@ -73,6 +90,15 @@ class FakeTasks final : public TaskRunner {
   absl::StatusOr<v1::TaskResult> FineTune(const WorkerSlot&, const v1::FineTuneTask& task,
                                           const Progress& progress,
                                           Cancellation& cancellation) override {
+    Count(task.header(), "fine-tune");
+    if (task.header().iteration() == hold_iteration && task.header().block() == hold_block) {
+      held.Notify();
+      absl::Notification cancelled;
+      const int id = cancellation.Add([&] { cancelled.Notify(); });
+      cancelled.WaitForNotification();
+      cancellation.Remove(id);
+      return absl::CancelledError("cancelled");
+    }
     if (fine_tune_blocks) {
       {
         absl::MutexLock lock(&mu_);
@@ -99,6 +125,7 @@ class FakeTasks final : public TaskRunner {
   // proposals differ and the pick is meaningful.
   absl::StatusOr<v1::TaskResult> Evaluate(const WorkerSlot&, const v1::EvaluateTask& task,
                                           const Progress&, Cancellation&) override {
+    Count(task.header(), "evaluate");
     const std::vector<int32_t> widths = Widths(Lookup(task.model_digest()));
     double accuracy = 0.9;
     for (size_t i = 0; i + 1 < widths.size(); ++i) {
@@ -110,6 +137,10 @@ class FakeTasks final : public TaskRunner {
   }
 
  private:
+  void Count(const v1::TaskHeader& header, const std::string& kind) {
+    absl::MutexLock lock(&mu_);
+    ++calls_[Key(header.job(), header.iteration(), header.block(), kind)];
+  }
   std::string Remember(const common::NetworkDef& network, const std::string& salt) {
     absl::MutexLock lock(&mu_);
     const std::string digest = common::Sha256Hex(salt + common::NetworkDefToJson(network));
@@ -125,18 +156,18 @@ class FakeTasks final : public TaskRunner {
   absl::Mutex mu_;
   std::map<std::string, common::NetworkDef> networks_;
   std::map<int, int> failures_;
+  std::map<Key, int> calls_;
   std::vector<int32_t> seed_widths_;
 };
 
 class JobRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string directory =
-        ::testing::TempDir() + "/job_runner_" +
-        ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(directory);
-    store_ = *JobStore::Open(directory);
-    artifacts_ = *common::ArtifactStore::Open(directory + "/artifacts");
+    directory_ = ::testing::TempDir() + "/job_runner_" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(directory_);
+    store_ = *JobStore::Open(directory_);
+    artifacts_ = *common::ArtifactStore::Open(directory_ + "/artifacts");
     pool_.Register("host:1", {"cpu"}, "i1");
     pool_.Register("host:2", {"cpu"}, "i2");
     manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, nullptr,
@@ -165,6 +196,7 @@ class JobRunnerTest : public ::testing::Test {
     return *store_->Get(name);
   }
 
+  std::string directory_;
   FakeTasks tasks_;
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<common::ArtifactStore> artifacts_;
@@ -234,6 +266,187 @@ TEST_F(JobRunnerTest, CancelStopsRunningTasks) {
   ASSERT_TRUE(manager_->Cancel(created.name()).ok());
   const v1::Job job = WaitForEnd(created.name());
   EXPECT_EQ(job.state(), v1::Job::CANCELLED);
+}
+
+// A master stopped in the middle of iteration 2 (one block still fine-tuning, the others
+// finished) and started again on the same state directory: the job resumes and ends with the
+// same decisions as an undisturbed run, without re-running anything that had finished.
+TEST_F(JobRunnerTest, RestartedMasterResumesTheJobToTheSameResult) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job reference_job, manager_->Create(Spec(), "reference"));
+  const v1::Job reference = WaitForEnd(reference_job.name());
+  ASSERT_EQ(reference.state(), v1::Job::SUCCEEDED) << reference.reason();
+  ASSERT_GE(reference.history_size(), 3);
+
+  tasks_.hold_iteration = 2;
+  tasks_.hold_block = 1;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(Spec(), "interrupted"));
+  const std::string name = created.name();
+  ASSERT_TRUE(tasks_.held.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  // The other blocks of iteration 2 finish (their outcomes are persisted).
+  std::vector<int> finished_blocks;
+  for (int i = 0; i < 1000 && finished_blocks.empty(); ++i) {
+    NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job job, store_->Get(name));
+    bool others_done = job.proposals_size() > 1;
+    std::vector<int> done;
+    for (const v1::Proposal& p : job.proposals()) {
+      const bool finished = p.state() == v1::Proposal::SUCCEEDED ||
+                            p.state() == v1::Proposal::TARGET_NOT_MET;
+      if (p.block() != 1 && !finished) others_done = false;
+      if (finished) done.push_back(p.block());
+    }
+    if (others_done) finished_blocks = done;
+    else absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_FALSE(finished_blocks.empty());
+
+  // The master stops: the job is not cancelled but stays RUNNING on disk.
+  manager_.reset();
+  store_.reset();
+  tasks_.hold_iteration = -1;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(store_, JobStore::Open(directory_));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job stopped, store_->Get(name));
+  EXPECT_EQ(stopped.state(), v1::Job::RUNNING);
+  EXPECT_EQ(stopped.history_size(), 1);
+  EXPECT_EQ(stopped.current_iteration(), 2);
+
+  JobRunnerOptions options;
+  options.master_epoch = 2;
+  manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, nullptr, options);
+  EXPECT_EQ(manager_->ResumeInterrupted(), 1);
+  const v1::Job resumed = WaitForEnd(name);
+  ASSERT_EQ(resumed.state(), v1::Job::SUCCEEDED) << resumed.reason();
+
+  // The same decisions as the undisturbed run.
+  ASSERT_EQ(resumed.history_size(), reference.history_size());
+  for (int i = 0; i < reference.history_size(); ++i) {
+    const v1::Iteration& a = reference.history(i);
+    const v1::Iteration& b = resumed.history(i);
+    EXPECT_EQ(b.iteration(), a.iteration());
+    EXPECT_EQ(b.target_resource(), a.target_resource()) << "iteration " << i + 1;
+    EXPECT_EQ(b.chosen_block(), a.chosen_block()) << "iteration " << i + 1;
+    EXPECT_EQ(b.result().resource(), a.result().resource()) << "iteration " << i + 1;
+    EXPECT_EQ(b.result().accuracy(), a.result().accuracy()) << "iteration " << i + 1;
+    EXPECT_EQ(b.result().model_digest(), a.result().model_digest()) << "iteration " << i + 1;
+    EXPECT_THAT(b.result().widths(), ::testing::ElementsAreArray(a.result().widths()));
+  }
+  EXPECT_EQ(resumed.final().model_digest(), reference.final().model_digest());
+  EXPECT_EQ(resumed.final().accuracy(), reference.final().accuracy());
+
+  // Nothing finished ran twice: the seed, iteration 1, the finished blocks of iteration 2.
+  EXPECT_EQ(tasks_.Calls(name, 0, -1, "pretrain"), 1);
+  for (const std::string kind : {"simplify", "fine-tune", "evaluate"}) {
+    for (int block = 0; block < reference.history(0).proposals_size(); ++block) {
+      EXPECT_LE(tasks_.Calls(name, 1, block, kind), 1) << kind << " block " << block;
+    }
+    for (int block : finished_blocks) {
+      EXPECT_LE(tasks_.Calls(name, 2, block, kind), 1) << kind << " block " << block;
+    }
+  }
+  // The interrupted block ran again, once.
+  EXPECT_EQ(tasks_.Calls(name, 2, 1, "simplify"), 2);
+  EXPECT_EQ(tasks_.Calls(name, 2, 1, "fine-tune"), 2);
+  EXPECT_EQ(tasks_.Calls(name, 2, 1, "evaluate"), 1);
+}
+
+TEST_F(JobRunnerTest, RestartedMasterRedoesAnInterruptedFinish) {
+  v1::JobSpec spec = Spec();
+  spec.set_max_iters(2);
+  spec.set_long_term_fine_tune_epochs(1);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job reference_job, manager_->Create(spec, "reference"));
+  const v1::Job reference = WaitForEnd(reference_job.name());
+  ASSERT_EQ(reference.state(), v1::Job::SUCCEEDED) << reference.reason();
+
+  tasks_.hold_iteration = spec.max_iters() + 1;  // the long-term fine-tune's header
+  tasks_.hold_block = -1;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(spec, "interrupted"));
+  ASSERT_TRUE(tasks_.held.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  manager_.reset();
+  tasks_.hold_iteration = -1;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job stopped, store_->Get(created.name()));
+  EXPECT_EQ(stopped.state(), v1::Job::RUNNING);
+  EXPECT_EQ(stopped.phase(), v1::Job::FINISHING);
+  manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, nullptr,
+                                          JobRunnerOptions{});
+  EXPECT_EQ(manager_->ResumeInterrupted(), 1);
+  const v1::Job resumed = WaitForEnd(created.name());
+  ASSERT_EQ(resumed.state(), v1::Job::SUCCEEDED) << resumed.reason();
+  EXPECT_EQ(resumed.history_size(), 2);
+  EXPECT_EQ(resumed.final().model_digest(), reference.final().model_digest());
+  EXPECT_EQ(tasks_.Calls(created.name(), 0, -1, "pretrain"), 1);
+  for (int iteration = 1; iteration <= 2; ++iteration) {
+    for (int block = 0; block < 3; ++block) {
+      EXPECT_EQ(tasks_.Calls(created.name(), iteration, block, "simplify"), 1);
+    }
+  }
+  EXPECT_EQ(tasks_.Calls(created.name(), spec.max_iters() + 1, -1, "fine-tune"), 2);
+}
+
+TEST_F(JobRunnerTest, RestartedMasterStartsAJobThatNeverRan) {
+  v1::JobSpec spec = Spec();
+  spec.set_max_iters(1);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::JobSpec resolved, manager_->Resolve(spec));
+  v1::Job job;
+  *job.mutable_spec() = resolved;
+  bool created = false;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(job, store_->Create(job, &created));  // stored, not started
+  EXPECT_EQ(manager_->ResumeInterrupted(), 1);
+  EXPECT_EQ(manager_->ResumeInterrupted(), 0);  // already running or done
+  const v1::Job done = WaitForEnd(job.name());
+  EXPECT_EQ(done.state(), v1::Job::SUCCEEDED) << done.reason();
+  EXPECT_EQ(done.history_size(), 1);
+}
+
+// Counts the shapes it is asked to measure; every layer costs 1 ms.
+class CountingMeasurer final : public common::LatencyMeasurer {
+ public:
+  absl::StatusOr<std::vector<double>> MeasureMs(
+      const std::vector<common::LayerShape>& shapes) override {
+    absl::MutexLock lock(&mu_);
+    measured_ += static_cast<int>(shapes.size());
+    return std::vector<double>(shapes.size(), 1.0);
+  }
+  int measured() {
+    absl::MutexLock lock(&mu_);
+    return measured_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int measured_ = 0;
+};
+
+TEST_F(JobRunnerTest, TheMeasuredLutSurvivesARestart) {
+  const std::string lut = directory_ + "/lut.bin";
+  v1::JobSpec spec = Spec();
+  spec.set_resource_type(v1::RESOURCE_TYPE_LATENCY);
+  spec.set_max_iters(1);
+  CountingMeasurer first;
+  manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, &first,
+                                          JobRunnerOptions{}, lut);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job a, manager_->Create(spec, "a"));
+  const v1::Job done = WaitForEnd(a.name());
+  EXPECT_GT(done.seed().resource(), 0);
+  EXPECT_GT(first.measured(), 0);
+  ASSERT_TRUE(std::filesystem::exists(lut));
+
+  // A new master on the same file measures nothing for the same seed network.
+  manager_.reset();
+  CountingMeasurer second;
+  manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, &second,
+                                          JobRunnerOptions{}, lut);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job b, manager_->Create(spec, "b"));
+  const v1::Job again = WaitForEnd(b.name());
+  EXPECT_EQ(again.seed().resource(), done.seed().resource());
+  EXPECT_EQ(second.measured(), 0);
+}
+
+TEST_F(JobRunnerTest, ShutdownLeavesTheJobRunning) {
+  tasks_.fine_tune_blocks = true;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(Spec(), ""));
+  ASSERT_TRUE(tasks_.fine_tune_started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  manager_.reset();
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job stopped, store_->Get(created.name()));
+  EXPECT_EQ(stopped.state(), v1::Job::RUNNING);
 }
 
 TEST_F(JobRunnerTest, BadSpecsNameTheField) {

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "common/file_util.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::master {
@@ -47,7 +48,7 @@ TEST(JobStoreTest, CreatesNumberedJobsAndDeduplicatesRequestIds) {
   EXPECT_EQ(page[0].name(), "jobs/2");  // newest first
 }
 
-TEST(JobStoreTest, RestartKeepsHistoryAndFailsInterruptedJobs) {
+TEST(JobStoreTest, RestartKeepsHistoryAndInterruptedJobsAsTheyWere) {
   const std::string directory = FreshDirectory();
   {
     NETADAPT_ASSERT_OK_AND_ASSIGN(auto store, JobStore::Open(directory));
@@ -58,20 +59,34 @@ TEST(JobStoreTest, RestartKeepsHistoryAndFailsInterruptedJobs) {
                         j.set_state(v1::Job::SUCCEEDED);
                         j.add_history()->set_iteration(1);
                       }).ok());
-    ASSERT_TRUE(store->Update("jobs/2", [](v1::Job& j) { j.set_state(v1::Job::RUNNING); }).ok());
+    ASSERT_TRUE(store->Update("jobs/2", [](v1::Job& j) {
+                        j.set_state(v1::Job::RUNNING);
+                        j.set_current_iteration(3);
+                      }).ok());
   }
   NETADAPT_ASSERT_OK_AND_ASSIGN(auto store, JobStore::Open(directory));
   NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job done, store->Get("jobs/1"));
   EXPECT_EQ(done.state(), v1::Job::SUCCEEDED);
   EXPECT_EQ(done.history_size(), 1);
   NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job interrupted, store->Get("jobs/2"));
-  EXPECT_EQ(interrupted.state(), v1::Job::FAILED);
-  EXPECT_THAT(interrupted.reason(), HasSubstr("restarted"));
+  // Kept as persisted: JobManager::ResumeInterrupted continues it.
+  EXPECT_EQ(interrupted.state(), v1::Job::RUNNING);
+  EXPECT_EQ(interrupted.current_iteration(), 3);
   bool created = false;
   NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job retry, store->Create(Spec("a"), &created));
   EXPECT_FALSE(created);
   NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job third, store->Create(Spec("c"), &created));
   EXPECT_EQ(third.name(), "jobs/3");
+}
+
+TEST(JobStoreTest, EachStartBumpsTheMasterEpoch) {
+  const std::string directory = FreshDirectory();
+  NETADAPT_ASSERT_OK_AND_ASSIGN(int64_t first, BumpMasterEpoch(directory));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(int64_t second, BumpMasterEpoch(directory));
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(second, 2);
+  ASSERT_TRUE(common::WriteFileAtomically(directory + "/epoch", "garbage").ok());
+  EXPECT_THAT(BumpMasterEpoch(directory).status(), StatusIs(absl::StatusCode::kDataLoss));
 }
 
 TEST(JobStoreTest, WatchersSeeTheJobThenEveryChange) {

@@ -1,0 +1,242 @@
+// A master killed (SIGKILL) in the middle of an iteration and started again on the same state
+// directory and port: the real netadapt-master and two netadapt-worker processes on loopback.
+// The job resumes (the workers register again by themselves) and ends with the same
+// decisions as an undisturbed run of the same spec and seed (docs/RELIABILITY.md).
+#include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <functional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/network_def_json.h"
+#include "common/rpc/channel.h"
+#include "netadapt/v1/job_service.grpc.pb.h"
+#include "tests/e2e/agent_process.h"
+
+namespace netadapt {
+namespace {
+
+class MasterRestartE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    state_dir_ = absl::StrCat(::testing::TempDir(), "/e2e_master_restart_", getpid());
+    const std::string clean = absl::StrCat("rm -rf '", state_dir_, "'");
+    ASSERT_EQ(std::system(clean.c_str()), 0);
+    std::string error;
+    std::optional<int> port = StartMaster(0, &error);
+    ASSERT_TRUE(port) << error;
+    port_ = *port;
+    for (int i = 0; i < 2; ++i) {
+      std::optional<int> worker = workers_[i].Start(
+          NETADAPT_WORKER_BINARY,
+          {absl::StrCat("--master=127.0.0.1:", port_), "--device=cpu", "--threads=1",
+           absl::StrCat("--cache_dir=", state_dir_, "/worker", i)},
+          std::chrono::seconds(30), &error);
+      ASSERT_TRUE(worker) << error;
+    }
+    ASSERT_TRUE(WaitForWorkers());
+  }
+
+  std::optional<int> StartMaster(int port, std::string* error) {
+    std::optional<int> bound = master_.Start(
+        NETADAPT_MASTER_BINARY,
+        {"--state_dir=" + state_dir_ + "/master", "--heartbeat_interval_ms=200"},
+        std::chrono::seconds(30), error, port);
+    if (bound) {
+      jobs_ = v1::JobService::NewStub(rpc::MakeChannel(absl::StrCat("127.0.0.1:", *bound)));
+    }
+    return bound;
+  }
+
+  bool WaitForWorkers() {
+    for (int i = 0; i < 200; ++i) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      v1::ListWorkersResponse workers;
+      if (jobs_->ListWorkers(&context, {}, &workers).ok() && workers.workers_size() == 2) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return false;
+  }
+
+  // conv(1->16) - pool - conv(16->32) - pool - conv(32->32) - linear, adapted on MACs
+  // (deterministic, no profiler) over several iterations. Three blocks on two workers: the
+  // third block's tasks run while the first two have finished.
+  static v1::JobSpec Spec() {
+    v1::JobSpec spec;
+    spec.set_dataset("synthetic:classes=4,shape=1x16x16,train=512,test=256,seed=3,noise=1");
+    auto network = common::NetworkDefFromJson(R"({
+      "name": "tiny", "input": {"channels": 1, "height": 16, "width": 16},
+      "layers": [
+        {"name": "features.0", "op": "conv2d", "in_channels": 1, "out_channels": 16,
+         "kernel_size": [3], "padding": [1]},
+        {"name": "features.1", "op": "relu"},
+        {"name": "features.2", "op": "maxpool2d", "kernel_size": [2], "stride": [2]},
+        {"name": "features.3", "op": "conv2d", "in_channels": 16, "out_channels": 32,
+         "kernel_size": [3], "padding": [1]},
+        {"name": "features.4", "op": "relu"},
+        {"name": "features.5", "op": "maxpool2d", "kernel_size": [2], "stride": [2]},
+        {"name": "features.6", "op": "conv2d", "in_channels": 32, "out_channels": 32,
+         "kernel_size": [3], "padding": [1]},
+        {"name": "features.7", "op": "relu"},
+        {"name": "flatten", "op": "flatten"},
+        {"name": "classifier", "op": "linear", "in_channels": 512, "out_channels": 4}]})");
+    EXPECT_TRUE(network.ok()) << network.status();
+    *spec.mutable_network() = common::NetworkDefToProto(*network);
+    spec.set_holdout_size(128);
+    spec.set_resource_type(v1::RESOURCE_TYPE_FLOPS);
+    spec.set_budget_ratio(0.4);
+    spec.set_init_resource_reduction_ratio(0.15);
+    spec.set_resource_reduction_decay(1.0);
+    spec.set_max_iters(10);
+    spec.set_short_term_fine_tune_iteration(150);
+    spec.set_finetune_lr(0.02);
+    spec.set_batch_size(32);
+    spec.set_channel_step(2);
+    spec.set_seed(11);
+    return spec;
+  }
+
+  std::optional<v1::Job> Create(const std::string& request_id) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::CreateJobRequest request;
+    *request.mutable_spec() = Spec();
+    request.set_request_id(request_id);
+    v1::Job job;
+    const grpc::Status status = jobs_->CreateJob(&context, request, &job);
+    if (!status.ok()) {
+      ADD_FAILURE() << status.error_message();
+      return std::nullopt;
+    }
+    return job;
+  }
+
+  std::optional<v1::Job> Get(const std::string& name) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::GetJobRequest request;
+    request.set_name(name);
+    v1::Job job;
+    if (!jobs_->GetJob(&context, request, &job).ok()) return std::nullopt;
+    return job;
+  }
+
+  // Polls until `done` holds for the job (or `timeout`); the last job seen.
+  std::optional<v1::Job> WaitFor(const std::string& name,
+                                 const std::function<bool(const v1::Job&)>& done,
+                                 absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    std::optional<v1::Job> job;
+    while (absl::Now() < deadline) {
+      job = Get(name);
+      if (job && done(*job)) return job;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return job;
+  }
+
+  static bool Ended(const v1::Job& job) {
+    return job.state() == v1::Job::SUCCEEDED || job.state() == v1::Job::FAILED ||
+           job.state() == v1::Job::CANCELLED;
+  }
+
+  testing::ServerProcess master_, workers_[2];
+  std::string state_dir_;
+  int port_ = 0;
+  std::unique_ptr<v1::JobService::Stub> jobs_;
+};
+
+TEST_F(MasterRestartE2eTest, KilledMidIterationResumesToTheUndisturbedResult) {
+  // The undisturbed run.
+  std::optional<v1::Job> created = Create("reference");
+  ASSERT_TRUE(created);
+  std::optional<v1::Job> reference = WaitFor(created->name(), Ended, absl::Seconds(60));
+  ASSERT_TRUE(reference && reference->state() == v1::Job::SUCCEEDED)
+      << (reference ? reference->reason() : "no job");
+  ASSERT_GE(reference->history_size(), 3);
+
+  // The same spec, its master killed in iteration 2 or later while a proposal fine-tunes and
+  // another has finished (or, when polling misses every such moment, while a proposal of the
+  // last iteration fine-tunes).
+  created = Create("interrupted");
+  ASSERT_TRUE(created);
+  const std::string name = created->name();
+  const int last_iteration = reference->history_size();
+  auto mixed = [](const v1::Job& job) {
+    bool tuning = false, finished = false;
+    for (const v1::Proposal& p : job.proposals()) {
+      tuning |= p.state() == v1::Proposal::FINE_TUNING;
+      finished |= p.state() == v1::Proposal::SUCCEEDED;
+    }
+    return tuning && finished;
+  };
+  std::optional<v1::Job> before = WaitFor(
+      name,
+      [&](const v1::Job& job) {
+        if (job.current_iteration() < 2 || Ended(job)) return Ended(job);
+        if (mixed(job)) return true;
+        return job.current_iteration() == last_iteration &&
+               std::any_of(job.proposals().begin(), job.proposals().end(),
+                           [](const v1::Proposal& p) {
+                             return p.state() == v1::Proposal::FINE_TUNING;
+                           });
+      },
+      absl::Seconds(60));
+  ASSERT_TRUE(before && before->current_iteration() >= 2 && !Ended(*before))
+      << (before ? before->DebugString() : "no job");
+  ASSERT_TRUE(master_.Stop(SIGKILL, std::chrono::seconds(10)));
+
+  // Started again on the same state directory and port; the workers come back by themselves.
+  std::string error;
+  std::optional<int> port = StartMaster(port_, &error);
+  ASSERT_TRUE(port) << error;
+  ASSERT_EQ(*port, port_);
+  std::optional<v1::Job> after = Get(name);
+  ASSERT_TRUE(after);
+  EXPECT_NE(after->state(), v1::Job::FAILED) << after->reason();
+  EXPECT_GE(after->history_size(), before->history_size());  // nothing finished was lost
+  std::optional<v1::Job> resumed = WaitFor(name, Ended, absl::Seconds(60));
+  ASSERT_TRUE(resumed);
+  ASSERT_EQ(resumed->state(), v1::Job::SUCCEEDED) << resumed->reason();
+
+  // The same decisions as the undisturbed run.
+  ASSERT_EQ(resumed->history_size(), reference->history_size());
+  for (int i = 0; i < reference->history_size(); ++i) {
+    const v1::Iteration& a = reference->history(i);
+    const v1::Iteration& b = resumed->history(i);
+    EXPECT_EQ(b.target_resource(), a.target_resource()) << "iteration " << i + 1;
+    EXPECT_EQ(b.chosen_block(), a.chosen_block()) << "iteration " << i + 1;
+    EXPECT_EQ(b.result().resource(), a.result().resource()) << "iteration " << i + 1;
+    EXPECT_EQ(b.result().accuracy(), a.result().accuracy()) << "iteration " << i + 1;
+    EXPECT_THAT(b.result().widths(), ::testing::ElementsAreArray(a.result().widths()));
+  }
+  EXPECT_THAT(resumed->final().widths(), ::testing::ElementsAreArray(reference->final().widths()));
+
+  // The proposals that had finished before the kill were kept, not run again: the interrupted
+  // iteration's history shows their original timings.
+  const v1::Iteration& interrupted = resumed->history(before->current_iteration() - 1);
+  int kept = 0;
+  for (const v1::Proposal& p : before->proposals()) {
+    if (p.state() != v1::Proposal::SUCCEEDED) continue;
+    ++kept;
+    ASSERT_LT(p.block(), interrupted.proposals_size());
+    const v1::Proposal& q = interrupted.proposals(p.block());
+    EXPECT_EQ(q.model_digest(), p.model_digest()) << "block " << p.block();
+    EXPECT_EQ(q.fine_tune_seconds(), p.fine_tune_seconds()) << "block " << p.block();
+  }
+  if (mixed(*before)) {
+    EXPECT_GT(kept, 0);
+  }
+  EXPECT_EQ(resumed->final().accuracy(), reference->final().accuracy());
+}
+
+}  // namespace
+}  // namespace netadapt
