@@ -36,24 +36,27 @@ netadapt_require(ZLIB_FOUND "zlib1g-dev" "zlib (reads .gz datasets)")
 find_package(OpenSSL QUIET COMPONENTS Crypto)
 netadapt_require(OpenSSL_FOUND "libssl-dev" "OpenSSL libcrypto (sha256 of checkpoints and artifacts)")
 
-# ONNX's compiled protobuf schema (target onnx_proto), for `netadapt export --format onnx`.
-find_package(ONNX CONFIG QUIET)
-netadapt_require(ONNX_FOUND "libonnx-dev" "ONNX (onnx.proto, for the ONNX export)")
-if(ONNX_FOUND AND NOT TARGET onnx_proto)
-  message(FATAL_ERROR "netadapt: the ONNX package lacks the onnx_proto target; install the "
-                      "Debian package 'libonnx-dev' (bookworm: 1.12).")
-endif()
-
 # LibTorch: only common/torch/ and the torch tests/benchmarks link it (STYLE.md section 10).
 find_package(Torch CONFIG QUIET)
 netadapt_require(Torch_FOUND "libtorch-dev" "LibTorch")
 
-find_package(nlohmann_json CONFIG QUIET)
-netadapt_require(nlohmann_json_FOUND "nlohmann-json3-dev" "nlohmann/json (benchmarks and CLI output)")
+# What the master, worker, CLI, tests and benchmarks need beyond the profiler agent.
+if(NOT NETADAPT_AGENT_ONLY)
+  # ONNX's compiled protobuf schema (target onnx_proto), for `netadapt export --format onnx`.
+  find_package(ONNX CONFIG QUIET)
+  netadapt_require(ONNX_FOUND "libonnx-dev" "ONNX (onnx.proto, for the ONNX export)")
+  if(ONNX_FOUND AND NOT TARGET onnx_proto)
+    message(FATAL_ERROR "netadapt: the ONNX package lacks the onnx_proto target; install the "
+                        "Debian package 'libonnx-dev' (bookworm: 1.12).")
+  endif()
 
-# CLI11 (header-only): the subcommands of the `netadapt` CLI.
-find_package(CLI11 CONFIG QUIET)
-netadapt_require(CLI11_FOUND "libcli11-dev" "CLI11 (the netadapt command line)")
+  find_package(nlohmann_json CONFIG QUIET)
+  netadapt_require(nlohmann_json_FOUND "nlohmann-json3-dev" "nlohmann/json (benchmarks and CLI output)")
 
-find_package(GTest CONFIG QUIET)
-netadapt_require(GTest_FOUND "libgtest-dev libgmock-dev" "GoogleTest")
+  # CLI11 (header-only): the subcommands of the `netadapt` CLI.
+  find_package(CLI11 CONFIG QUIET)
+  netadapt_require(CLI11_FOUND "libcli11-dev" "CLI11 (the netadapt command line)")
+
+  find_package(GTest CONFIG QUIET)
+  netadapt_require(GTest_FOUND "libgtest-dev libgmock-dev" "GoogleTest")
+endif()
