@@ -38,6 +38,7 @@ class MasterRestartE2eTest : public ::testing::Test {
            absl::StrCat("--cache_dir=", state_dir_, "/worker", i)},
           std::chrono::seconds(30), &error);
       ASSERT_TRUE(worker) << error;
+      worker_addresses_[i] = absl::StrCat("127.0.0.1:", *worker);
     }
     ASSERT_TRUE(WaitForWorkers());
   }
@@ -148,7 +149,23 @@ class MasterRestartE2eTest : public ::testing::Test {
            job.state() == v1::Job::CANCELLED;
   }
 
+  // Histories of two runs of Spec() decide the same, iteration by iteration.
+  static void ExpectSameDecisions(const v1::Job& reference, const v1::Job& other) {
+    ASSERT_EQ(other.history_size(), reference.history_size());
+    for (int i = 0; i < reference.history_size(); ++i) {
+      const v1::Iteration& a = reference.history(i);
+      const v1::Iteration& b = other.history(i);
+      EXPECT_EQ(b.target_resource(), a.target_resource()) << "iteration " << i + 1;
+      EXPECT_EQ(b.chosen_block(), a.chosen_block()) << "iteration " << i + 1;
+      EXPECT_EQ(b.result().resource(), a.result().resource()) << "iteration " << i + 1;
+      EXPECT_EQ(b.result().accuracy(), a.result().accuracy()) << "iteration " << i + 1;
+      EXPECT_THAT(b.result().widths(), ::testing::ElementsAreArray(a.result().widths()));
+    }
+    EXPECT_EQ(other.final().accuracy(), reference.final().accuracy());
+  }
+
   testing::ServerProcess master_, workers_[2];
+  std::string worker_addresses_[2];
   std::string state_dir_;
   int port_ = 0;
   std::unique_ptr<v1::JobService::Stub> jobs_;
@@ -236,6 +253,63 @@ TEST_F(MasterRestartE2eTest, KilledMidIterationResumesToTheUndisturbedResult) {
     EXPECT_GT(kept, 0);
   }
   EXPECT_EQ(resumed->final().accuracy(), reference->final().accuracy());
+}
+
+// A worker killed (SIGKILL) while it fine-tunes a proposal: its stream to the master breaks,
+// the task is retried on the other worker, and the job decides as an undisturbed run does
+// (a task's result depends on its seed, not on the worker or the attempt).
+TEST_F(MasterRestartE2eTest, WorkerKilledMidTaskIsRetriedElsewhere) {
+  std::optional<v1::Job> created = Create("reference");
+  ASSERT_TRUE(created);
+  std::optional<v1::Job> reference = WaitFor(created->name(), Ended, absl::Seconds(60));
+  ASSERT_TRUE(reference && reference->state() == v1::Job::SUCCEEDED)
+      << (reference ? reference->reason() : "no job");
+
+  created = Create("disturbed");
+  ASSERT_TRUE(created);
+  const std::string name = created->name();
+  std::string victim;  // the worker of a proposal being fine-tuned
+  std::optional<v1::Job> before = WaitFor(
+      name,
+      [&](const v1::Job& job) {
+        for (const v1::Proposal& p : job.proposals()) {
+          if (p.state() == v1::Proposal::FINE_TUNING && !p.worker().empty()) {
+            victim = p.worker();
+            return true;
+          }
+        }
+        return Ended(job);
+      },
+      absl::Seconds(60));
+  ASSERT_TRUE(before && !Ended(*before) && !victim.empty())
+      << (before ? before->DebugString() : "no job");
+  // The process behind that worker name.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::ListWorkersResponse workers;
+  ASSERT_TRUE(jobs_->ListWorkers(&context, {}, &workers).ok());
+  int index = -1;
+  for (const v1::Worker& w : workers.workers()) {
+    for (int i = 0; i < 2; ++i) {
+      if (w.name() == victim && w.address() == worker_addresses_[i]) index = i;
+    }
+  }
+  ASSERT_GE(index, 0) << victim;
+  ASSERT_TRUE(workers_[index].Stop(SIGKILL, std::chrono::seconds(10)));
+
+  std::optional<v1::Job> done = WaitFor(name, Ended, absl::Seconds(90));
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->state(), v1::Job::SUCCEEDED) << done->reason();
+  ExpectSameDecisions(*reference, *done);
+  // The killed worker left the pool.
+  grpc::ClientContext again;
+  again.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ASSERT_TRUE(jobs_->ListWorkers(&again, {}, &workers).ok());
+  for (const v1::Worker& w : workers.workers()) {
+    if (w.name() == victim) {
+      EXPECT_EQ(w.state(), v1::Worker::DEAD);
+    }
+  }
 }
 
 }  // namespace
