@@ -22,7 +22,7 @@
 #include "common/rpc/grpc_status.h"
 #include "netadapt/v1/job_service.grpc.pb.h"
 #include "netadapt/v1/worker_service.grpc.pb.h"
-#include "tests/e2e/agent_process.h"
+#include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
 
 extern char** environ;

@@ -16,7 +16,7 @@
 #include "common/network_def_json.h"
 #include "common/rpc/channel.h"
 #include "netadapt/v1/job_service.grpc.pb.h"
-#include "tests/e2e/agent_process.h"
+#include "tests/testing/server_process.h"
 
 namespace netadapt {
 namespace {

@@ -17,7 +17,7 @@
 #include "common/torch/checkpoint.h"
 #include "netadapt/v1/job_service.grpc.pb.h"
 #include "netadapt/v1/profiler.grpc.pb.h"
-#include "tests/e2e/agent_process.h"
+#include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt {

@@ -19,7 +19,7 @@
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/profiler_client.h"
 #include "common/zoo.h"
-#include "tests/e2e/agent_process.h"
+#include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::profiler {

@@ -1,8 +1,8 @@
 #pragma once
-// Starts a real server binary for end-to-end tests: on 127.0.0.1 with --port=0 and
-// --port_file (STYLE.md section 8), waits for the port file with a deadline (inotify, no
-// sleeping), and stops the process by PID. Could move to tests/testing once other e2e tests
-// (master, worker) need it.
+// Starts a real server binary for end-to-end tests: on 127.0.0.1 with --port=0 (or a given
+// port, to restart a server where its clients expect it) and --port_file (STYLE.md section 8),
+// waits for the port file with a deadline (inotify, no sleeping), and stops the process by
+// PID. Used by every test under tests/e2e.
 
 #include <errno.h>
 #include <poll.h>
