@@ -301,6 +301,8 @@ TEST(ReportTest, PageIsWellFormed) {
 }
 
 TEST(ReportTest, PageParsesWithPythonXml) {
+  // A second, independent XML parser; /usr/bin/python3 is on CI (python3-torch brings it).
+  // The C++ well-formedness check above runs regardless.
   if (!Exists(kPython)) GTEST_SKIP() << kPython << " not installed";
   const std::string dir = TestDir();
   const std::string file = dir + "/report.html";
@@ -379,6 +381,8 @@ TEST(HealthTest, DecodesTheResponse) {
 class ReportChromiumTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // Headless Chromium (Debian package chromium) is installed by install-deps.sh, so CI runs
+    // this; elsewhere the SVG checks above still run.
     if (!Exists(kChromium)) {
       GTEST_SKIP() << kChromium << " not installed (Debian package chromium; "
                    << "scripts/install-deps.sh installs it)";

@@ -8,10 +8,14 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "tests/testing/scratch_directory.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::common {
 namespace {
+
+using ::netadapt::testing::Gzip;
+using ::netadapt::testing::ScratchDirectoryTest;
 
 using ::netadapt::testing::IsOk;
 using ::netadapt::testing::StatusIs;
@@ -30,22 +34,8 @@ std::string CifarRecords(int count, int first_label) {
   return out;
 }
 
-class CifarReaderTest : public ::testing::Test {
+class CifarReaderTest : public ScratchDirectoryTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("cifar_reader_test_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    ASSERT_TRUE(std::filesystem::create_directories(dir_));
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string Write(const std::string& name, const std::string& content) const {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
 
   // Batch b holds b records with labels starting at b; the test batch 2 records from 7.
   void WriteCifarLayout() {
@@ -55,7 +45,6 @@ class CifarReaderTest : public ::testing::Test {
     Write("test_batch.bin", CifarRecords(2, 7));
   }
 
-  std::filesystem::path dir_;
 };
 
 TEST_F(CifarReaderTest, LoadsAllBatchesInOrder) {

@@ -9,31 +9,19 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "tests/testing/scratch_directory.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::common {
 namespace {
 
+using ::netadapt::testing::Gzip;
+using ::netadapt::testing::ScratchDirectoryTest;
+
 using ::netadapt::testing::IsOk;
 using ::netadapt::testing::StatusIs;
 using ::testing::HasSubstr;
 
-// `data` as one gzip member, as `gzip` writes it.
-std::string Gzip(const std::string& data) {
-  z_stream stream{};
-  EXPECT_EQ(deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                         Z_DEFAULT_STRATEGY),
-            Z_OK);
-  std::string out(deflateBound(&stream, data.size()), '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
 
 // Bytes that compress poorly, so truncating the gzip data loses some of them.
 std::string Noise(size_t size) {
@@ -46,24 +34,9 @@ std::string Noise(size_t size) {
   return data;
 }
 
-class DatasetFileTest : public ::testing::Test {
+class DatasetFileTest : public ScratchDirectoryTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("dataset_file_test_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    ASSERT_TRUE(std::filesystem::create_directories(dir_));
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::string Write(const std::string& name, const std::string& content) const {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
-
-  std::filesystem::path dir_;
 };
 
 TEST_F(DatasetFileTest, ReadsPlainFile) {

@@ -10,10 +10,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tests/testing/scratch_directory.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::common {
 namespace {
+
+using ::netadapt::testing::Gzip;
+using ::netadapt::testing::ScratchDirectoryTest;
 
 using ::netadapt::testing::IsOk;
 using ::netadapt::testing::StatusIs;
@@ -45,37 +49,9 @@ std::string IdxLabelsFile(const std::vector<uint8_t>& labels) {
   return out;
 }
 
-std::string Gzip(const std::string& data) {
-  z_stream stream{};
-  EXPECT_EQ(deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
-            Z_OK);
-  std::string out(deflateBound(&stream, data.size()), '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
 
-class IdxReaderTest : public ::testing::Test {
+class IdxReaderTest : public ScratchDirectoryTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("idx_reader_test_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    ASSERT_TRUE(std::filesystem::create_directories(dir_));
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string Write(const std::string& name, const std::string& content) const {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
 
   // A complete MNIST-layout directory: 5 train and 3 test images of 4x3.
   void WriteMnistLayout(bool gzip) {
@@ -92,7 +68,6 @@ class IdxReaderTest : public ::testing::Test {
     write("t10k-labels-idx1-ubyte", IdxLabelsFile({7, 8, 9}));
   }
 
-  std::filesystem::path dir_;
 };
 
 TEST_F(IdxReaderTest, ParsesImagesRowMajor) {

@@ -324,6 +324,8 @@ TEST(OnnxExportTest, PassesTheOnnxChecker) {
 // Python's onnx.checker with full_check (the check `python3 -c` users run).
 TEST(OnnxExportTest, PassesThePythonOnnxChecker) {
   const std::string python = "/usr/bin/python3";
+  // The Python checker comes from python3-onnx, which install-deps.sh (and so CI) installs;
+  // the C++ checker of libonnx runs in the other tests without it.
   if (std::system((python + " -c 'import onnx' > /dev/null 2>&1").c_str()) != 0) {
     GTEST_SKIP() << python << " cannot import onnx (install Debian's python3-onnx)";
   }

@@ -266,6 +266,8 @@ class TlsTest : public AuthTest {
     dir_ = nullptr;
   }
   void SetUp() override {
+    // The TLS certificates are made at test time with the openssl command (Debian package
+    // openssl, present on CI machines); without it only the TLS cases cannot run.
     if (dir_ == nullptr) GTEST_SKIP() << "no openssl command";
     ASSERT_TRUE(made_) << "openssl failed; see " << *dir_ << ".log";
   }

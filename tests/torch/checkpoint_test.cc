@@ -208,6 +208,8 @@ TEST(CheckpointTest, FileErrors) {
 }
 
 TEST(CheckpointTest, LoadsOntoCuda) {
+  // Debian's LibTorch is CPU-only and CI machines have no GPU: this runs only on a CUDA
+  // build with a GPU (the worker image), where it checks loading straight onto the device.
   if (CudaDeviceCount() == 0) GTEST_SKIP() << "no CUDA device";
   Model model = MakeTinyModel();
   NETADAPT_ASSERT_OK_AND_ASSIGN(std::string bytes, SerializeCheckpoint(model));

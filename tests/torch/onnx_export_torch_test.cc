@@ -88,6 +88,8 @@ class OnnxMatchesLibTorchTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OnnxMatchesLibTorchTest, OnRandomInputs) {
   const std::string python = "/usr/bin/python3";
+  // The reference evaluator is NumPy over onnx.numpy_helper (python3-onnx, installed by
+  // install-deps.sh and so on CI); Debian ships no ONNX runtime to use instead.
   if (std::system((python + " -c 'import onnx, numpy' > /dev/null 2>&1").c_str()) != 0) {
     GTEST_SKIP() << python << " cannot import onnx and numpy (install Debian's python3-onnx)";
   }

@@ -136,6 +136,8 @@ class StateDictImportTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const PyTorchFiles& files = PyTorchFiles::Get();
+    // The state_dict files are written by Debian's python3-torch (installed by install-deps.sh
+    // and so on CI); without it there is nothing PyTorch-made to import.
     if (!files.skip_reason().empty()) GTEST_SKIP() << files.skip_reason();
     ASSERT_EQ(files.error(), "");
   }

@@ -185,6 +185,8 @@ TEST(TrainingTest, BadInputNamesTheField) {
 // dataset-fashion-mnist) reaches well above chance (10%) on 1,000 test images.
 TEST(TrainingTest, FashionMnistSubsetReachesWellAboveChance) {
   const char* kDirectory = "/usr/share/datasets/fashion-mnist";
+  // Real data from the Debian package, which install-deps.sh (and so CI) installs; the
+  // synthetic-set training tests above run regardless.
   if (!std::filesystem::exists(kDirectory)) {
     GTEST_SKIP() << kDirectory << " missing: install the Debian package dataset-fashion-mnist";
   }
