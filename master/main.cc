@@ -153,7 +153,11 @@ int Run() {
   }
   log->info("serving on port {} (state in {}, epoch {})", (*server)->port(), state_dir, *epoch);
   // Jobs the previous master left unfinished continue where they were persisted.
-  if (const int resumed = manager->ResumeInterrupted(); resumed > 0) {
+  if (const absl::Status damage = (*store)->damage(); !damage.ok()) {
+    // Never proceed on garbage, never crash-loop: serve what was read, resume nothing.
+    log->error("job state is damaged; serving it read-only and resuming no job: {}",
+               damage.ToString());
+  } else if (const int resumed = manager->ResumeInterrupted(); resumed > 0) {
     log->info("resumed {} interrupted job(s)", resumed);
   }
 
