@@ -284,6 +284,14 @@ std::vector<std::string> ChangeLines(const v1::Job* previous, const v1::Job& cur
       lines.push_back(absl::StrCat(prefix, "fine-tuning ", p->step(), "/", p->total_steps()));
     }
   }
+  // A pause (the master's disk is full) and its end.
+  if (previous != nullptr && previous->state() != current.state()) {
+    if (current.state() == v1::Job::PAUSED) {
+      lines.push_back(absl::StrCat(name, ": PAUSED: ", current.reason()));
+    } else if (previous->state() == v1::Job::PAUSED && !IsTerminal(current.state())) {
+      lines.push_back(absl::StrCat(name, ": resumed"));
+    }
+  }
   if (IsTerminal(current.state()) && (previous == nullptr || !IsTerminal(previous->state()))) {
     std::string line = absl::StrCat(name, ": ", JobStateName(current.state()));
     if (!current.reason().empty()) absl::StrAppend(&line, ": ", current.reason());

@@ -3,19 +3,36 @@
 #include <functional>
 #include <map>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
 namespace netadapt::master {
 
 // A cancellation flag with callbacks, shared by a job's runner and its in-flight tasks:
 // CancelJob sets it; each RPC in flight registers a callback that cancels its call.
-// Two causes: the user's Cancel (the job ends CANCELLED) and the master's Shutdown (the job
-// stops where it is, stays RUNNING in the store and resumes when the master restarts).
+// Three causes: the user's Cancel (the job ends CANCELLED), the master's Shutdown (the job
+// stops where it is, stays RUNNING in the store and resumes when the master restarts) and
+// Abort (something the job depends on gave up, e.g. the profiler stayed unreachable past its
+// limit: the job ends FAILED with that reason).
 class Cancellation {
  public:
   void Cancel() { CancelFor(/*shutdown=*/false); }
   // Cancels for the master's shutdown, unless the user cancelled first.
   void Shutdown() { CancelFor(/*shutdown=*/true); }
+  // Stops the job so that it FAILS with `reason` (not OK), unless cancelled already.
+  void Abort(absl::Status reason) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_) return;
+      failure_ = std::move(reason);
+    }
+    CancelFor(/*shutdown=*/false);
+  }
+  // The reason given to Abort; OK otherwise.
+  absl::Status failure() const {
+    absl::MutexLock lock(&mu_);
+    return failure_;
+  }
   bool cancelled() const {
     absl::MutexLock lock(&mu_);
     return cancelled_;
@@ -64,6 +81,7 @@ class Cancellation {
   mutable absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);
   std::map<int, std::function<void()>> callbacks_ ABSL_GUARDED_BY(mu_);
   int next_id_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -34,7 +34,12 @@ absl::StatusOr<v1::TaskResult> GrpcTaskRunner::Run(const WorkerSlot& slot, const
   }
   const grpc::Status status = reader->Finish();
   cancellation.Remove(cancel_id);
-  if (cancellation.cancelled()) return absl::CancelledError("the job was cancelled");
+  if (cancellation.cancelled()) {
+    // Abort carries why the attempt was given up (its worker was declared dead); otherwise
+    // the job was cancelled or another attempt won.
+    const absl::Status failure = cancellation.failure();
+    return failure.ok() ? absl::CancelledError("cancelled") : failure;
+  }
   if (!status.ok()) {
     absl::Status failure = rpc::FromGrpcStatus(status);
     return absl::Status(failure.code(),

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/dataset_spec.h"
 #include "common/latency_table.h"
@@ -86,12 +87,61 @@ class JobManager::RecordingMeasurer final : public common::LatencyMeasurer {
   common::LatencyTable table_ ABSL_GUARDED_BY(mu_);
 };
 
+// Reports one lookup's wait for the profiler into its job (activity, abort at the limit).
+class JobManager::JobWaitObserver final : public ProfilerWaitObserver {
+ public:
+  JobWaitObserver(JobManager& manager, const std::string& job, Running& running)
+      : manager_(manager), job_(job), running_(running) {}
+
+  void OnWaiting(const ProfilerOutage& outage) override {
+    manager_.ShowWaiting(job_, running_, outage, /*first=*/!waited_);
+    waited_ = true;
+  }
+  void OnAnswered(const ProfilerOutage& outage, absl::Duration waited) override {
+    common::Logger("master")->info("[job={}] the profiler answers again; the lookup waited {} "
+                                   "({} failed attempt(s) in the outage)",
+                                   job_, absl::FormatDuration(waited), outage.failures);
+  }
+  void OnGaveUp(const absl::Status& reason) override { gave_up_ = reason; }
+
+  bool waited() const { return waited_; }
+  const absl::Status& gave_up() const { return gave_up_; }
+
+ private:
+  JobManager& manager_;
+  const std::string& job_;
+  Running& running_;
+  bool waited_ = false;
+  absl::Status gave_up_;
+};
+
+// A measuring job's resource model for its runner: lookups wait for the profiler as the
+// workers' do (JobManager::Lookup).
+class JobManager::WaitingModel final : public common::ResourceModel {
+ public:
+  WaitingModel(JobManager& manager, std::string job, Running& running)
+      : manager_(manager), job_(std::move(job)), running_(running) {}
+
+  absl::StatusOr<double> LayerCost(const common::LayerShape& shape) override {
+    NETADAPT_ASSIGN_OR_RETURN(std::vector<double> latency,
+                              manager_.Lookup(job_, running_, {shape}));
+    return latency[0];
+  }
+
+ private:
+  JobManager& manager_;
+  const std::string job_;
+  Running& running_;
+};
+
 JobManager::JobManager(JobStore& store, WorkerPool& pool, TaskRunner& tasks,
                        common::ArtifactStore& artifacts, common::LatencyMeasurer* measurer,
-                       JobRunnerOptions options, std::string lut_path)
+                       JobRunnerOptions options, std::string lut_path,
+                       ProfilerWaitOptions profiler_wait)
     : store_(store), pool_(pool), tasks_(tasks), artifacts_(artifacts), measurer_(measurer),
       options_(options) {
   if (measurer_ == nullptr) return;
+  profiler_wait_ = std::make_unique<ProfilerWait>(std::move(profiler_wait));
   if (lut_path.empty()) {
     shared_oracle_ = LatencyOracle::Measuring(common::LatencyTable(), measurer_);
     return;
@@ -270,6 +320,11 @@ absl::StatusOr<std::unique_ptr<JobManager::Running>> JobManager::Prepare(const v
     }
     if (running->oracle == nullptr) running->oracle = running->own_oracle.get();
     resources = &running->oracle->model();
+    running->measures = spec.lut_mode() == v1::LUT_MODE_MEASURE && profiler_wait_ != nullptr;
+    if (running->measures) {
+      running->waiting_model = std::make_unique<WaitingModel>(*this, job.name(), *running);
+      resources = running->waiting_model.get();
+    }
   } else {
     running->analytic = std::make_unique<common::AnalyticResourceModel>(
         spec.resource_type() == v1::RESOURCE_TYPE_FLOPS ? common::ResourceType::kFlops
@@ -340,19 +395,96 @@ absl::StatusOr<v1::Job> JobManager::Cancel(absl::string_view name) {
 
 absl::StatusOr<std::vector<double>> JobManager::LookupLatency(
     absl::string_view job, const std::vector<common::LayerShape>& shapes) {
-  LatencyOracle* oracle = nullptr;
+  // Entries of running_ live as long as the manager (they are only removed by ~JobManager).
+  Running* running = nullptr;
   {
     absl::MutexLock lock(&mu_);
     auto it = running_.find(std::string(job));
-    if (it != running_.end()) oracle = it->second->oracle;
     if (it == running_.end()) {
       return absl::NotFoundError(absl::StrCat("job: ", job, " is not running on this master"));
     }
+    running = it->second.get();
   }
-  if (oracle == nullptr) {
+  if (running->oracle == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("job: ", job, " does not use latency"));
   }
-  return oracle->Lookup(shapes);
+  return Lookup(std::string(job), *running, shapes);
+}
+
+absl::StatusOr<std::vector<double>> JobManager::Lookup(
+    const std::string& job, Running& running, const std::vector<common::LayerShape>& shapes) {
+  LatencyOracle* oracle = running.oracle;
+  if (!running.measures) return oracle->Lookup(shapes);
+  // Concurrent lookups of several jobs share the oracle's measurements of the same shapes
+  // and ProfilerWait's one outage (its start, its limit).
+  JobWaitObserver observer(*this, job, running);
+  absl::StatusOr<std::vector<double>> latencies = profiler_wait_->Run(
+      [oracle, &shapes] { return oracle->Lookup(shapes); }, &running.cancellation, &observer);
+  if (observer.waited()) EndWaiting(job, running);
+  if (!observer.gave_up().ok()) {
+    // The job FAILS with the reason (JobRunner::Run); its tasks in flight are cancelled.
+    running.cancellation.Abort(observer.gave_up());
+  }
+  return latencies;
+}
+
+void JobManager::ShowWaiting(const std::string& job, Running& running,
+                             const ProfilerOutage& outage, bool first) {
+  if (first) {
+    absl::MutexLock lock(&mu_);
+    ++running.waiting;
+  }
+  if (first) {
+    common::Logger("master")->info("[job={}] a lookup waits for the profiler agent: {}", job,
+                                   outage.last_error.ToString());
+  }
+  const std::string activity =
+      ProfilerWait::Describe(outage, profiler_wait_->options().agent);
+  bool saved = false;
+  std::string before;
+  int64_t step = 0, total = 0;
+  (void)store_.Update(
+      job,
+      [&](v1::Job& j) {
+        if (!absl::StartsWith(j.activity(), ProfilerWait::kWaitingActivityPrefix)) {
+          saved = true;
+          before = j.activity();
+          step = j.activity_step();
+          total = j.activity_total();
+        }
+        j.set_activity(activity);
+        j.clear_activity_step();
+        j.clear_activity_total();
+      },
+      /*persist=*/false);
+  if (saved) {
+    absl::MutexLock lock(&mu_);
+    running.activity_before = std::move(before);
+    running.activity_step_before = step;
+    running.activity_total_before = total;
+  }
+}
+
+void JobManager::EndWaiting(const std::string& job, Running& running) {
+  std::string before;
+  int64_t step = 0, total = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (--running.waiting > 0) return;
+    before = running.activity_before;
+    step = running.activity_step_before;
+    total = running.activity_total_before;
+  }
+  // Unless the runner moved on to another activity meanwhile.
+  (void)store_.Update(
+      job,
+      [&](v1::Job& j) {
+        if (!absl::StartsWith(j.activity(), ProfilerWait::kWaitingActivityPrefix)) return;
+        j.set_activity(before);
+        j.set_activity_step(step);
+        j.set_activity_total(total);
+      },
+      /*persist=*/false);
 }
 
 }  // namespace netadapt::master

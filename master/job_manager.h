@@ -13,6 +13,7 @@
 #include "master/job_runner.h"
 #include "master/job_store.h"
 #include "master/latency_oracle.h"
+#include "master/profiler_wait.h"
 #include "master/task_runner.h"
 #include "master/worker_pool.h"
 
@@ -28,9 +29,13 @@ class JobManager {
   // the table that measuring jobs share is loaded from it (when present) and written back
   // to it after each batch the profiler measured, so that a restarted master does not
   // measure a layer again (and resumed jobs see the latencies they saw before).
+  // `profiler_wait`: while the profiler is down or hung, lookups of jobs that measure wait
+  // for it (ProfilerWait: jittered backoff, the job's activity says so); a job whose lookup
+  // waits past profiler_wait.wait_limit is aborted: it FAILS with that reason.
   JobManager(JobStore& store, WorkerPool& pool, TaskRunner& tasks,
              common::ArtifactStore& artifacts, common::LatencyMeasurer* measurer,
-             JobRunnerOptions options, std::string lut_path = "");
+             JobRunnerOptions options, std::string lut_path = "",
+             ProfilerWaitOptions profiler_wait = {});
   // Stops every running job for the master's shutdown (Cancellation::Shutdown: they stay
   // RUNNING in the store, to resume at the next start) and joins their threads.
   ~JobManager();
@@ -47,9 +52,15 @@ class JobManager {
   absl::StatusOr<v1::Job> Create(const v1::JobSpec& spec, const std::string& request_id);
   // Cancels a running job (a finished one is returned unchanged).
   absl::StatusOr<v1::Job> Cancel(absl::string_view name);
-  // Latencies for a running LATENCY job's workers.
+  // Latencies for a running LATENCY job's workers. While the profiler is down or hung this
+  // waits for it (see the constructor): it returns once the profiler answers, with Cancelled
+  // (or the abort's reason) when the job is cancelled or stopped meanwhile, and with
+  // FailedPrecondition naming the profiler when the wait passed its limit (the job is then
+  // aborted: it ends FAILED with that reason). NotFound for a job not started on this master,
+  // FailedPrecondition for a job without latencies.
   absl::StatusOr<std::vector<double>> LookupLatency(absl::string_view job,
-                                                    const std::vector<common::LayerShape>& shapes);
+                                                    const std::vector<common::LayerShape>& shapes)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Spec validation and defaults alone (also used by tests).
   absl::StatusOr<v1::JobSpec> Resolve(const v1::JobSpec& spec) const;
@@ -60,12 +71,34 @@ class JobManager {
     std::unique_ptr<common::ResourceModel> analytic;
     std::unique_ptr<LatencyOracle> own_oracle;
     LatencyOracle* oracle = nullptr;
+    // The oracle measures misses on the profiler: lookups wait for it while it is down.
+    bool measures = false;
+    // The job's resource model for its runner: the oracle's, through Lookup (so that the
+    // runner's own lookups wait for the profiler too).
+    std::unique_ptr<common::ResourceModel> waiting_model;
+    // This job's lookups now waiting for the profiler, and the activity to restore when the
+    // last of them ends (guarded by JobManager::mu_).
+    int waiting = 0;
+    std::string activity_before;
+    int64_t activity_step_before = 0;
+    int64_t activity_total_before = 0;
     std::unique_ptr<JobRunner> runner;
     std::thread thread;
   };
   absl::StatusOr<std::unique_ptr<Running>> Prepare(const v1::Job& job);
   // Prepares and starts `job`'s runner; the job FAILED with the reason when it cannot.
   absl::StatusOr<v1::Job> Start(const v1::Job& job) ABSL_LOCKS_EXCLUDED(mu_);
+  // `running`'s oracle lookup, waiting for the profiler when the job measures.
+  absl::StatusOr<std::vector<double>> Lookup(const std::string& job, Running& running,
+                                             const std::vector<common::LayerShape>& shapes)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Shows in the job's activity that one of its lookups waits for the profiler (`waiting`:
+  // it started to), and restores the activity when the last such lookup of the job ends.
+  void ShowWaiting(const std::string& job, Running& running, const ProfilerOutage& outage,
+                   bool first) ABSL_LOCKS_EXCLUDED(mu_);
+  void EndWaiting(const std::string& job, Running& running) ABSL_LOCKS_EXCLUDED(mu_);
+  class JobWaitObserver;
+  class WaitingModel;
 
   JobStore& store_;
   WorkerPool& pool_;
@@ -80,6 +113,8 @@ class JobManager {
   // profiler: a layer is measured once for all jobs, and jobs with the same spec see the same
   // latencies (so they make the same choices).
   std::unique_ptr<LatencyOracle> shared_oracle_;
+  // Shared by every job's lookups (one outage, one limit); null without a profiler.
+  std::unique_ptr<ProfilerWait> profiler_wait_;
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Running>> running_ ABSL_GUARDED_BY(mu_);
 };

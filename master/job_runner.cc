@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/dataset_random.h"
 #include "common/network_blocks.h"
@@ -106,8 +109,12 @@ void JobRunner::Run() {
                 job_);
     return;
   }
+  if (const absl::Status failure = cancellation_.failure(); !failure.ok()) {
+    Fail(failure);
+    return;
+  }
   if (cancellation_.cancelled() && !cancellation_.shutdown()) {
-    (void)store_.Update(job_, [](v1::Job& j) {
+    (void)Commit([](v1::Job& j) {
       j.set_state(v1::Job::CANCELLED);
       j.set_reason("cancelled by the user");
       j.set_phase(v1::Job::DONE);
@@ -119,7 +126,7 @@ void JobRunner::Run() {
     Fail(status);
     return;
   }
-  (void)store_.Update(job_, [](v1::Job& j) {
+  (void)Commit([](v1::Job& j) {
     j.set_state(v1::Job::SUCCEEDED);
     j.set_phase(v1::Job::DONE);
     j.clear_proposals();
@@ -129,7 +136,7 @@ void JobRunner::Run() {
 
 void JobRunner::Fail(const absl::Status& status) {
   Log()->error("[job={}] failed: {}", job_, status.ToString());
-  (void)store_.Update(job_, [&](v1::Job& j) {
+  (void)Commit([&](v1::Job& j) {
     j.set_state(v1::Job::FAILED);
     j.set_reason(std::string(status.message()));
     j.set_phase(v1::Job::DONE);
@@ -144,10 +151,10 @@ absl::Status JobRunner::RunJob(const v1::Job& job) {
   int first_iteration = 1;
   std::vector<v1::Proposal> resumed;
   if (job.seed().model_digest().empty()) {
-    NETADAPT_RETURN_IF_ERROR(store_.Update(job_, [](v1::Job& j) {
+    NETADAPT_RETURN_IF_ERROR(Commit([](v1::Job& j) {
                                j.set_state(v1::Job::RUNNING);
                                j.set_phase(v1::Job::PREPARING);
-                             }).status());
+                             }));
     NETADAPT_RETURN_IF_ERROR(Prepare(current));
   } else {
     NETADAPT_RETURN_IF_ERROR(Restore(job, current, first_iteration, resumed));
@@ -194,57 +201,223 @@ absl::Status JobRunner::Restore(const v1::Job& job, Current& current, int& first
                                              " finished proposal(s) of iteration ",
                                              first_iteration),
               current.resource, current.budget);
-  return store_
-      .Update(job_,
+  return Commit(
               [](v1::Job& j) {
                 j.set_state(v1::Job::RUNNING);
                 if (j.phase() == v1::Job::PREPARING) j.set_phase(v1::Job::ITERATING);
                 j.clear_activity();
                 j.clear_activity_step();
                 j.clear_activity_total();
-              })
-      .status();
+              });
 }
 
 absl::StatusOr<double> JobRunner::Resource(const common::NetworkDef& network) {
   return common::NetworkResource(network, common::CostContext{}, resources_);
 }
 
-v1::TaskHeader JobRunner::Header(int iteration, int block, const WorkerSlot& slot,
-                                 int attempt) const {
+v1::TaskHeader JobRunner::Header(int iteration, int block, const std::string& kind,
+                                 const Attempt& attempt) const {
   v1::TaskHeader header;
   header.set_job(job_);
   header.set_iteration(iteration);
   header.set_block(block);
-  header.set_attempt_id(absl::StrCat(job_, "/", iteration, "/", block, "/", attempt));
+  // Unique per attempt and per master incarnation, so logs and workers tell attempts apart.
+  header.set_attempt_id(absl::StrCat(job_, "/", iteration, "/", block, "/", kind, "/",
+                                     attempt.number, "@", options_.master_epoch));
   header.set_master_epoch(options_.master_epoch);
   // Seeds come from (job seed, iteration, block) only: a retried attempt reproduces its result.
   header.set_seed(common::DeriveSeed(common::DeriveSeed(spec_.seed(), iteration), block + 1));
   header.set_job_seed(spec_.seed());
-  header.set_device(slot.device);
+  header.set_device(attempt.slot.device);
   return header;
 }
 
-absl::StatusOr<v1::TaskResult> JobRunner::RunTask(
-    const std::string& what,
-    const std::function<absl::StatusOr<v1::TaskResult>(const WorkerSlot&)>& task) {
-  absl::Status last;
-  for (int attempt = 1; attempt <= options_.max_task_attempts; ++attempt) {
+namespace {
+
+// Failures that the same task cannot escape by running again: fail at once.
+bool IsDeterministicFailure(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kUnimplemented:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kCancelled:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Full jitter: a uniform wait in [0, min(cap, base * 2^retry)], so that the tasks of a dead
+// worker do not all come back at the same instant.
+absl::Duration JitteredBackoff(absl::Duration base, int retry) {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  const absl::Duration ceiling = std::min(absl::Seconds(5), base * (1 << std::min(retry, 16)));
+  std::uniform_real_distribution<double> share(0.0, 1.0);
+  return ceiling * share(random);
+}
+
+}  // namespace
+
+absl::Duration JobRunner::StragglerThreshold(const std::string& kind) {
+  if (options_.straggler_factor <= 0) return absl::InfiniteDuration();
+  absl::MutexLock lock(&durations_mu_);
+  std::vector<double> seconds = durations_[kind];
+  // Fewer than 3 finished tasks say too little about how long one takes.
+  if (seconds.size() < 3) return absl::InfiniteDuration();
+  std::nth_element(seconds.begin(), seconds.begin() + seconds.size() / 2, seconds.end());
+  return std::max(options_.straggler_min_duration,
+                  absl::Seconds(options_.straggler_factor * seconds[seconds.size() / 2]));
+}
+
+absl::StatusOr<v1::TaskResult> JobRunner::RunTask(const std::string& kind,
+                                                  const std::string& what,
+                                                  const TaskFunction& task) {
+  int task_failures = 0;
+  int infrastructure_failures = 0;
+  int number = 0;
+  while (true) {
     std::optional<WorkerSlot> slot =
         pool_.Acquire([&] { return cancellation_.cancelled(); }, absl::StrCat(job_, " ", what));
     if (!slot) return absl::CancelledError("cancelled");
-    absl::StatusOr<v1::TaskResult> result = task(*slot);
-    pool_.Release(*slot);
-    if (result.ok() || !IsInfrastructureFailure(result.status()) || cancellation_.cancelled()) {
-      return result;
+    absl::StatusOr<v1::TaskResult> result = RunAttempts(kind, what, *slot, number, task);
+    if (result.ok() || cancellation_.cancelled()) return result;
+    const absl::Status& failure = result.status();
+    if (IsInfrastructureFailure(failure)) {
+      ++infrastructure_failures;
+      Log()->warn("[job={}] {} attempt {}: infrastructure failure {} of at most {}, retried "
+                  "elsewhere: {}",
+                  job_, what, number, infrastructure_failures,
+                  options_.max_infrastructure_retries, failure.ToString());
+      if (infrastructure_failures > options_.max_infrastructure_retries) {
+        return absl::Status(failure.code(),
+                            absl::StrCat(what, ": its workers failed ", infrastructure_failures,
+                                         " times (the task may crash them); last: ",
+                                         failure.message()));
+      }
+      const absl::Duration wait =
+          JitteredBackoff(options_.infrastructure_backoff, infrastructure_failures - 1);
+      absl::Notification cancelled;
+      const int id = cancellation_.Add([&cancelled] { cancelled.Notify(); });
+      cancelled.WaitForNotificationWithTimeout(wait);
+      cancellation_.Remove(id);
+      continue;
     }
-    if (absl::IsUnavailable(result.status())) pool_.MarkUnreachable(*slot);
-    Log()->warn("[job={}] {} attempt {} failed on {}: {}", job_, what, attempt, slot->worker,
-                result.status().ToString());
-    last = result.status();
+    if (IsDeterministicFailure(failure)) return failure;
+    ++task_failures;
+    Log()->warn("[job={}] {} attempt {} failed ({} of {}): {}", job_, what, number,
+                task_failures, options_.max_task_attempts, failure.ToString());
+    if (task_failures >= options_.max_task_attempts) {
+      return absl::Status(failure.code(), absl::StrCat(what, " failed ", task_failures,
+                                                       " times; last: ", failure.message()));
+    }
   }
-  return absl::Status(last.code(), absl::StrCat(what, " failed ", options_.max_task_attempts,
-                                                " times; last: ", last.message()));
+}
+
+absl::StatusOr<v1::TaskResult> JobRunner::RunAttempts(const std::string& kind,
+                                                      const std::string& what,
+                                                      const WorkerSlot& primary, int& number,
+                                                      const TaskFunction& task) {
+  // Attempts run on their own threads; this one waits for the first result and, when the
+  // first attempt straggles, starts a backup on an idle worker.
+  struct Running {
+    WorkerSlot slot;
+    int number = 0;
+    Cancellation cancellation;
+    absl::Time start;
+    std::optional<absl::StatusOr<v1::TaskResult>> result;  // guarded by mu
+    std::thread thread;
+  };
+  absl::Mutex mu;
+  std::vector<std::unique_ptr<Running>> attempts;
+  auto launch = [&](const WorkerSlot& slot) {
+    auto running = std::make_unique<Running>();
+    running->slot = slot;
+    running->number = ++number;
+    running->start = absl::Now();
+    Running* r = running.get();
+    r->thread = std::thread([this, r, &mu, &task] {
+      // The attempt stops when the job is cancelled or its worker is lost.
+      const int job_link = cancellation_.Add([r] { r->cancellation.Cancel(); });
+      const int64_t watch = pool_.Watch(r->slot, [r] {
+        r->cancellation.Abort(absl::UnavailableError(absl::StrCat(
+            r->slot.worker, " was declared dead (missed heartbeats, unreachable or restarted) "
+                            "while running the task")));
+      });
+      absl::StatusOr<v1::TaskResult> result = task(Attempt{r->slot, r->number, r->cancellation});
+      pool_.Unwatch(watch);
+      cancellation_.Remove(job_link);
+      pool_.Release(r->slot);
+      if (absl::IsUnavailable(result.status())) pool_.MarkUnreachable(r->slot);
+      absl::MutexLock lock(&mu);
+      r->result = std::move(result);
+    });
+    attempts.push_back(std::move(running));
+  };
+  {
+    absl::MutexLock lock(&mu);
+    launch(primary);
+  }
+  std::optional<absl::StatusOr<v1::TaskResult>> outcome;
+  Running* winner = nullptr;
+  {
+    absl::MutexLock lock(&mu);
+    auto finished = [&] {
+      for (const auto& a : attempts) {
+        if (a->result && a->result->ok()) return true;
+      }
+      for (const auto& a : attempts) {
+        if (!a->result) return false;
+      }
+      return true;  // all failed
+    };
+    while (!mu.AwaitWithTimeout(absl::Condition(&finished), absl::Seconds(1))) {
+      if (attempts.size() > 1 || cancellation_.cancelled()) continue;
+      // Evaluated again each time: the job's other tasks finishing tell more about how long
+      // one of this kind takes.
+      const absl::Duration straggler_after = StragglerThreshold(kind);
+      if (absl::Now() - attempts[0]->start < straggler_after) continue;
+      std::optional<WorkerSlot> backup = pool_.TryAcquire(
+          absl::StrCat(job_, " ", what, " (backup)"), attempts[0]->slot.worker);
+      if (!backup) continue;  // no idle worker yet: check again in a second
+      Log()->warn("[job={}] {} on {} runs for {:.1f} s, over {:.1f} s: a backup attempt starts "
+                  "on {}; the first result wins",
+                  job_, what, attempts[0]->slot.worker,
+                  absl::ToDoubleSeconds(absl::Now() - attempts[0]->start),
+                  absl::ToDoubleSeconds(straggler_after), backup->worker);
+      launch(*backup);
+    }
+    for (const auto& a : attempts) {
+      if (a->result && a->result->ok() && winner == nullptr) winner = a.get();
+    }
+    if (winner != nullptr) {
+      outcome = *winner->result;
+    } else {
+      outcome = *attempts.back()->result;  // the latest failure
+    }
+  }
+  // The losers are cancelled; a loser that finished anyway has its result refused: exactly
+  // one result per task is committed.
+  for (const auto& a : attempts) {
+    if (a.get() != winner) a->cancellation.Cancel();
+  }
+  for (const auto& a : attempts) a->thread.join();
+  for (const auto& a : attempts) {
+    if (a.get() != winner && a->result->ok()) {
+      Log()->info("[job={}] {}: refused the late result of attempt {} on {} (attempt {} on {} "
+                  "was committed)",
+                  job_, what, a->number, a->slot.worker, winner->number, winner->slot.worker);
+    }
+  }
+  if (winner != nullptr) {
+    absl::MutexLock lock(&durations_mu_);
+    durations_[kind].push_back(absl::ToDoubleSeconds(absl::Now() - winner->start));
+  }
+  return *outcome;
 }
 
 absl::Status JobRunner::Prepare(Current& current) {
@@ -265,23 +438,23 @@ absl::Status JobRunner::Prepare(Current& current) {
                                    : "preparing the seed network";
   SetActivity(preparing);
   NETADAPT_ASSIGN_OR_RETURN(
-      v1::TaskResult seed, RunTask("prepare the seed network", [&](const WorkerSlot& slot) {
+      v1::TaskResult seed, RunTask("pretrain", "prepare the seed network", [&](const Attempt& attempt) {
         v1::PretrainTask task = pretrain;
-        *task.mutable_header() = Header(0, -1, slot, 1);
+        *task.mutable_header() = Header(0, -1, "pretrain", attempt);
         *task.mutable_training()->mutable_header() = task.header();
-        return tasks_.Pretrain(slot, task, ActivityProgress(preparing), cancellation_);
+        return tasks_.Pretrain(attempt.slot, task, ActivityProgress(preparing), attempt.cancellation);
       }));
   SetActivity("evaluating the seed network on the held-out images");
   current.model_digest = seed.model_digest();
   NETADAPT_ASSIGN_OR_RETURN(
-      v1::TaskResult evaluated, RunTask("evaluate the seed network", [&](const WorkerSlot& slot) {
+      v1::TaskResult evaluated, RunTask("evaluate", "evaluate the seed network", [&](const Attempt& attempt) {
         v1::EvaluateTask task;
-        *task.mutable_header() = Header(0, -1, slot, 1);
+        *task.mutable_header() = Header(0, -1, "evaluate", attempt);
         task.set_model_digest(current.model_digest);
         task.set_dataset(spec_.dataset());
         task.set_holdout_size(spec_.holdout_size());
         task.set_split(v1::EvaluateTask::HELD_OUT);
-        return tasks_.Evaluate(slot, task, nullptr, cancellation_);
+        return tasks_.Evaluate(attempt.slot, task, nullptr, attempt.cancellation);
       }));
   current.accuracy = evaluated.accuracy();
   NETADAPT_ASSIGN_OR_RETURN(current.resource, Resource(current.network));
@@ -293,8 +466,7 @@ absl::Status JobRunner::Prepare(Current& current) {
               current.resource, current.budget, current.accuracy);
   const v1::ModelResult seed_result =
       Result(seed.model_digest(), current.network, current.resource, current.accuracy);
-  return store_
-      .Update(job_,
+  return Commit(
               [&](v1::Job& j) {
                 *j.mutable_seed() = seed_result;
                 j.clear_activity();
@@ -302,39 +474,92 @@ absl::Status JobRunner::Prepare(Current& current) {
                 j.clear_activity_total();
                 j.set_budget(current.budget);
                 j.set_phase(v1::Job::ITERATING);
-              })
-      .status();
+              });
 }
 
 void JobRunner::SetActivity(const std::string& activity, int64_t step, int64_t total,
                             bool persist) {
-  (void)store_.Update(
-      job_,
-      [&](v1::Job& j) {
-        j.set_activity(activity);
-        j.set_activity_step(step);
-        j.set_activity_total(total);
-      },
-      persist);
+  auto mutate = [&](v1::Job& j) {
+    j.set_activity(activity);
+    j.set_activity_step(step);
+    j.set_activity_total(total);
+  };
+  if (persist) {
+    (void)Commit(mutate);
+  } else {
+    (void)store_.Update(job_, mutate, /*persist=*/false);
+  }
+}
+
+absl::Status JobRunner::Commit(const std::function<void(v1::Job&)>& mutate) {
+  bool paused = false;
+  while (true) {
+    absl::StatusOr<v1::Job> updated = store_.Update(job_, [&](v1::Job& j) {
+      if (j.state() == v1::Job::PAUSED) {
+        j.set_state(v1::Job::RUNNING);
+        j.clear_reason();
+      }
+      mutate(j);
+    });
+    if (updated.ok()) {
+      if (paused) Log()->info("[job={}] the master's disk takes writes again: resumed", job_);
+      return absl::OkStatus();
+    }
+    if (!absl::IsResourceExhausted(updated.status())) return updated.status();
+    // The disk is full: nothing of this change is applied (JobStore::Update's contract); the
+    // job waits, saying why, and tries again, so no state is lost or corrupted.
+    if (!paused) {
+      paused = true;
+      Log()->error("[job={}] paused: {}", job_, updated.status().ToString());
+      (void)store_.Update(
+          job_,
+          [&](v1::Job& j) {
+            if (JobStore::IsTerminal(j.state())) return;
+            j.set_state(v1::Job::PAUSED);
+            j.set_reason(absl::StrCat("paused: the master cannot write its state (",
+                                      updated.status().message(),
+                                      "); the job continues when space is freed"));
+          },
+          /*persist=*/false);
+    }
+    absl::Notification stopping;
+    const int id = cancellation_.Add([&stopping] { stopping.Notify(); });
+    stopping.WaitForNotificationWithTimeout(options_.disk_full_retry_interval);
+    cancellation_.Remove(id);
+    // The master's shutdown leaves the job as persisted; a user's Cancel still has to be
+    // written, so it waits for the disk like any other change.
+    if (cancellation_.shutdown()) return updated.status();
+    if (cancellation_.cancelled()) absl::SleepFor(options_.disk_full_retry_interval);
+  }
 }
 
 TaskRunner::Progress JobRunner::ActivityProgress(const std::string& activity) {
-  auto last = std::make_shared<absl::Time>(absl::InfinitePast());
+  // Shared by the attempts of a task (a straggler's backup reports too), hence the lock.
+  struct Last {
+    absl::Mutex mu;
+    absl::Time time = absl::InfinitePast();
+  };
+  auto last = std::make_shared<Last>();
   return [this, activity, last](const v1::TaskProgress& progress) {
-    if (absl::Now() - *last < options_.progress_interval) return;
-    *last = absl::Now();
+    {
+      absl::MutexLock lock(&last->mu);
+      if (absl::Now() - last->time < options_.progress_interval) return;
+      last->time = absl::Now();
+    }
     SetActivity(activity, progress.step(), progress.total_steps(), /*persist=*/false);
   };
 }
 
 void JobRunner::SetProposal(int block, const std::function<void(v1::Proposal&)>& mutate,
                             bool persist) {
-  (void)store_.Update(
-      job_,
-      [&](v1::Job& j) {
-        if (block < j.proposals_size()) mutate(*j.mutable_proposals(block));
-      },
-      persist);
+  auto change = [&](v1::Job& j) {
+    if (block < j.proposals_size()) mutate(*j.mutable_proposals(block));
+  };
+  if (persist) {
+    (void)Commit(change);
+  } else {
+    (void)store_.Update(job_, change, /*persist=*/false);
+  }
 }
 
 absl::Status JobRunner::Iterate(Current& current, int iteration,
@@ -354,7 +579,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
   if (resumed.size() == blocks.size()) {
     for (size_t b = 0; b < blocks.size(); ++b) finished[b] = IsFinished(resumed[b]);
   }
-  NETADAPT_RETURN_IF_ERROR(store_.Update(job_, [&](v1::Job& j) {
+  NETADAPT_RETURN_IF_ERROR(Commit([&](v1::Job& j) {
                              j.set_current_iteration(iteration);
                              j.set_current_target(target);
                              j.clear_proposals();
@@ -368,7 +593,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
                                p.set_layer(current.network.layers[blocks[b].layer_index].name);
                                p.set_state(v1::Proposal::PENDING);
                              }
-                           }).status());
+                           }));
   Log()->info("[job={} iter={}] target={:.6g} blocks={}{}", job_, iteration, target,
               blocks.size(),
               resumed.empty() ? ""
@@ -398,10 +623,10 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
         return seconds;
       };
       absl::StatusOr<v1::TaskResult> simplified =
-          RunTask(absl::StrCat("iteration ", iteration, " block ", b, " simplify"),
-                  [&](const WorkerSlot& slot) {
+          RunTask("simplify", absl::StrCat("iteration ", iteration, " block ", b, " simplify"),
+                  [&](const Attempt& attempt) {
                     v1::SimplifyTask task;
-                    *task.mutable_header() = Header(iteration, b, slot, 1);
+                    *task.mutable_header() = Header(iteration, b, "simplify", attempt);
                     task.set_model_digest(current.model_digest);
                     task.set_block(b);
                     task.set_target_resource(target);
@@ -409,8 +634,8 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
                     task.set_search(spec_.search());
                     task.set_binary_threshold(spec_.binary_threshold());
                     task.set_channel_step(spec_.channel_step());
-                    SetProposal(b, [&](v1::Proposal& p) { p.set_worker(slot.worker); }, false);
-                    return tasks_.Simplify(slot, task, nullptr, cancellation_);
+                    SetProposal(b, [&](v1::Proposal& p) { p.set_worker(attempt.slot.worker); }, false);
+                    return tasks_.Simplify(attempt.slot, task, nullptr, attempt.cancellation);
                   });
       if (!simplified.ok()) return fail(v1::Proposal::FAILED, simplified.status());
       const double simplify_seconds = seconds_since();
@@ -435,12 +660,13 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
             p.set_total_steps(spec_.short_term_fine_tune_iteration());
           },
           false);
+      absl::Mutex progress_mu;  // a straggler's backup attempt reports progress too
       absl::Time last_progress = absl::InfinitePast();
       absl::StatusOr<v1::TaskResult> tuned = RunTask(
-          absl::StrCat("iteration ", iteration, " block ", b, " fine-tune"),
-          [&](const WorkerSlot& slot) {
+          "fine-tune", absl::StrCat("iteration ", iteration, " block ", b, " fine-tune"),
+          [&](const Attempt& attempt) {
             v1::FineTuneTask task;
-            *task.mutable_header() = Header(iteration, b, slot, 1);
+            *task.mutable_header() = Header(iteration, b, "fine-tune", attempt);
             task.set_model_digest(simplified->model_digest());
             task.set_dataset(spec_.dataset());
             task.set_holdout_size(spec_.holdout_size());
@@ -449,12 +675,15 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
             task.set_momentum(spec_.momentum());
             task.set_weight_decay(spec_.weight_decay());
             task.set_batch_size(spec_.batch_size());
-            SetProposal(b, [&](v1::Proposal& p) { p.set_worker(slot.worker); }, false);
+            SetProposal(b, [&](v1::Proposal& p) { p.set_worker(attempt.slot.worker); }, false);
             return tasks_.FineTune(
-                slot, task,
+                attempt.slot, task,
                 [&](const v1::TaskProgress& progress) {
-                  if (absl::Now() - last_progress < options_.progress_interval) return;
-                  last_progress = absl::Now();
+                  {
+                    absl::MutexLock lock(&progress_mu);
+                    if (absl::Now() - last_progress < options_.progress_interval) return;
+                    last_progress = absl::Now();
+                  }
                   SetProposal(
                       b,
                       [&](v1::Proposal& p) {
@@ -463,7 +692,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
                       },
                       /*persist=*/false);
                 },
-                cancellation_);
+                attempt.cancellation);
           });
       if (!tuned.ok()) return fail(v1::Proposal::FAILED, tuned.status());
       const double fine_tune_seconds = seconds_since();
@@ -476,15 +705,15 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
           },
           false);
       absl::StatusOr<v1::TaskResult> evaluated =
-          RunTask(absl::StrCat("iteration ", iteration, " block ", b, " evaluate"),
-                  [&](const WorkerSlot& slot) {
+          RunTask("evaluate", absl::StrCat("iteration ", iteration, " block ", b, " evaluate"),
+                  [&](const Attempt& attempt) {
                     v1::EvaluateTask task;
-                    *task.mutable_header() = Header(iteration, b, slot, 1);
+                    *task.mutable_header() = Header(iteration, b, "evaluate", attempt);
                     task.set_model_digest(tuned->model_digest());
                     task.set_dataset(spec_.dataset());
                     task.set_holdout_size(spec_.holdout_size());
                     task.set_split(v1::EvaluateTask::HELD_OUT);
-                    return tasks_.Evaluate(slot, task, nullptr, cancellation_);
+                    return tasks_.Evaluate(attempt.slot, task, nullptr, attempt.cancellation);
                   });
       if (!evaluated.ok()) return fail(v1::Proposal::FAILED, evaluated.status());
       const double evaluate_seconds = seconds_since();
@@ -524,8 +753,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
               current.accuracy, seconds);
   const v1::ModelResult chosen_result =
       Result(current.model_digest, current.network, current.resource, current.accuracy);
-  return store_
-      .Update(job_,
+  return Commit(
               [&](v1::Job& j) {
                 v1::Iteration& it = *j.add_history();
                 it.set_iteration(iteration);
@@ -541,23 +769,22 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
                   it.set_evaluate_seconds(std::max(it.evaluate_seconds(), p.evaluate_seconds()));
                 }
                 j.set_best_iteration(j.history_size() - 1);
-              })
-      .status();
+              });
 }
 
 absl::Status JobRunner::Finish(Current& current) {
-  NETADAPT_RETURN_IF_ERROR(store_.Update(job_, [](v1::Job& j) {
+  NETADAPT_RETURN_IF_ERROR(Commit([](v1::Job& j) {
                              j.set_phase(v1::Job::FINISHING);
                              j.clear_proposals();
-                           }).status());
+                           }));
   if (spec_.long_term_fine_tune_epochs() > 0) {
     const std::string tuning = absl::StrCat("long-term fine-tuning (",
                                             spec_.long_term_fine_tune_epochs(), " epochs)");
     SetActivity(tuning);
     NETADAPT_ASSIGN_OR_RETURN(
-        v1::TaskResult tuned, RunTask("long-term fine-tune", [&](const WorkerSlot& slot) {
+        v1::TaskResult tuned, RunTask("long-term fine-tune", "long-term fine-tune", [&](const Attempt& attempt) {
           v1::FineTuneTask task;
-          *task.mutable_header() = Header(spec_.max_iters() + 1, -1, slot, 1);
+          *task.mutable_header() = Header(spec_.max_iters() + 1, -1, "long-term fine-tune", attempt);
           task.set_model_digest(current.model_digest);
           task.set_dataset(spec_.dataset());
           task.set_holdout_size(spec_.holdout_size());
@@ -566,20 +793,20 @@ absl::Status JobRunner::Finish(Current& current) {
           task.set_momentum(spec_.momentum());
           task.set_weight_decay(spec_.weight_decay());
           task.set_batch_size(spec_.batch_size());
-          return tasks_.FineTune(slot, task, ActivityProgress(tuning), cancellation_);
+          return tasks_.FineTune(attempt.slot, task, ActivityProgress(tuning), attempt.cancellation);
         }));
     current.model_digest = tuned.model_digest();
   }
   SetActivity("evaluating on the test split");
   NETADAPT_ASSIGN_OR_RETURN(
-      v1::TaskResult evaluated, RunTask("evaluate on the test split", [&](const WorkerSlot& slot) {
+      v1::TaskResult evaluated, RunTask("evaluate test", "evaluate on the test split", [&](const Attempt& attempt) {
         v1::EvaluateTask task;
-        *task.mutable_header() = Header(spec_.max_iters() + 1, -1, slot, 1);
+        *task.mutable_header() = Header(spec_.max_iters() + 1, -1, "evaluate test", attempt);
         task.set_model_digest(current.model_digest);
         task.set_dataset(spec_.dataset());
         task.set_holdout_size(spec_.holdout_size());
         task.set_split(v1::EvaluateTask::TEST);
-        return tasks_.Evaluate(slot, task, nullptr, cancellation_);
+        return tasks_.Evaluate(attempt.slot, task, nullptr, attempt.cancellation);
       }));
   v1::ModelResult final_result =
       Result(current.model_digest, current.network, current.resource, evaluated.accuracy());
@@ -601,16 +828,14 @@ absl::Status JobRunner::Finish(Current& current) {
     }
     final_result.set_measured_latency_ms(final_ms);
   }
-  return store_
-      .Update(job_,
+  return Commit(
               [&](v1::Job& j) {
                 *j.mutable_final() = final_result;
                 if (seed_ms > 0) j.mutable_seed()->set_measured_latency_ms(seed_ms);
                 j.clear_activity();
                 j.clear_activity_step();
                 j.clear_activity_total();
-              })
-      .status();
+              });
 }
 
 }  // namespace netadapt::master

@@ -1,12 +1,15 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/network_def.h"
 #include "common/resource_model.h"
 #include "master/cancellation.h"
@@ -21,9 +24,24 @@ namespace netadapt::master {
 using NetworkMeasurer = std::function<absl::StatusOr<double>(const common::NetworkDef&)>;
 
 struct JobRunnerOptions {
-  // Attempts of a task that fails for infrastructure reasons (worker gone, network) before
-  // its proposal fails.
+  // Attempts of a task that fails by itself (INTERNAL, RESOURCE_EXHAUSTED, ... on a worker
+  // that stays up) before its proposal fails with the reason. Failures that a retry cannot
+  // change (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, ...) fail it at once.
   int max_task_attempts = 3;
+  // Infrastructure failures (the worker died, missed its heartbeats or was unreachable; the
+  // task deadline passed) do not use up max_task_attempts: the task is retried on another
+  // worker, after a jittered backoff from `infrastructure_backoff` doubling to 5 s, up to
+  // this many times. The bound stops a task that kills every worker it runs on.
+  int max_infrastructure_retries = 10;
+  absl::Duration infrastructure_backoff = absl::Milliseconds(100);
+  // A task running longer than straggler_factor x the median duration of the job's finished
+  // tasks of its kind (and at least straggler_min_duration) gets a backup attempt on an idle
+  // worker; the first result wins and the other attempt is cancelled. 0 turns it off.
+  double straggler_factor = 3;
+  absl::Duration straggler_min_duration = absl::Seconds(30);
+  // When the master's disk is full the job is PAUSED (its reason says why) and tries to
+  // write its state again this often; it continues when space is freed.
+  absl::Duration disk_full_retry_interval = absl::Seconds(5);
   // Fine-tuning progress reaches the job (and its watchers) at most this often.
   absl::Duration progress_interval = absl::Milliseconds(500);
   // Identifies this master process in task headers (stale attempts are refused later).
@@ -68,12 +86,34 @@ class JobRunner {
   absl::Status Iterate(Current& current, int iteration,
                        const std::vector<v1::Proposal>& resumed);
   absl::Status Finish(Current& current);
-  // Runs `task` on a free slot, retrying infrastructure failures; `what` names it in errors.
-  absl::StatusOr<v1::TaskResult> RunTask(
-      const std::string& what,
-      const std::function<absl::StatusOr<v1::TaskResult>(const WorkerSlot&)>& task);
-  v1::TaskHeader Header(int iteration, int block, const WorkerSlot& slot, int attempt) const;
+  // One attempt of a task: where it runs, its number among the task's attempts, and the
+  // cancellation its RPC must honour (the job's cancellation, the loss of its worker, or
+  // another attempt's result winning the race).
+  struct Attempt {
+    const WorkerSlot& slot;
+    int number;
+    Cancellation& cancellation;
+  };
+  using TaskFunction = std::function<absl::StatusOr<v1::TaskResult>(const Attempt&)>;
+  // Runs `task` on a free slot until one attempt succeeds: retries infrastructure failures
+  // elsewhere (not counted against max_task_attempts), retries the task's own failures up to
+  // max_task_attempts, and races a backup attempt against a straggler. Exactly one result is
+  // returned; a late result of another attempt is refused (logged). `kind` groups durations
+  // for the straggler rule; `what` names the task in errors.
+  absl::StatusOr<v1::TaskResult> RunTask(const std::string& kind, const std::string& what,
+                                         const TaskFunction& task);
+  // One slot's attempt, raced against a backup when it straggles. `number` counts attempts.
+  absl::StatusOr<v1::TaskResult> RunAttempts(const std::string& kind, const std::string& what,
+                                             const WorkerSlot& slot, int& number,
+                                             const TaskFunction& task);
+  absl::Duration StragglerThreshold(const std::string& kind);
+  v1::TaskHeader Header(int iteration, int block, const std::string& kind,
+                        const Attempt& attempt) const;
   absl::StatusOr<double> Resource(const common::NetworkDef& network);
+  // Applies `mutate` to the job and persists it. When the disk is full the job waits PAUSED
+  // and retries until the write succeeds (or the master shuts down); other write errors
+  // are returned.
+  absl::Status Commit(const std::function<void(v1::Job&)>& mutate);
   // Changes proposal `block`; `persist` false for what need not survive a restart (the
   // worker a task runs on, progress), which spares an fsync per change.
   void SetProposal(int block, const std::function<void(v1::Proposal&)>& mutate,
@@ -96,6 +136,9 @@ class JobRunner {
   Cancellation& cancellation_;
   const JobRunnerOptions options_;
   v1::JobSpec spec_;
+  absl::Mutex durations_mu_;
+  // Seconds of the finished attempts, by task kind: what the straggler rule compares with.
+  std::map<std::string, std::vector<double>> durations_ ABSL_GUARDED_BY(durations_mu_);
 };
 
 // The output widths of the conv and linear layers of `network`, in order.

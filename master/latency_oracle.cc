@@ -50,7 +50,10 @@ absl::StatusOr<std::vector<double>> LatencyOracle::Lookup(
     absl::StatusOr<std::vector<double>> measured = measurer_->MeasureMs(mine);
     absl::MutexLock lock(&mu_);
     for (const common::LayerShape& shape : mine) in_flight_.erase(shape);
-    if (!measured.ok()) return measured.status();
+    if (!measured.ok()) {
+      last_failure_ = measured.status();
+      return measured.status();
+    }
     if (measured->size() != mine.size()) {
       return absl::InternalError("the profiler returned the wrong number of latencies");
     }
@@ -59,13 +62,19 @@ absl::StatusOr<std::vector<double>> LatencyOracle::Lookup(
   }
   absl::MutexLock lock(&mu_);
   for (size_t i = 0; i < shapes.size(); ++i) {
-    auto measured_by_other = [&] { return !in_flight_.contains(shapes[i]); };
+    auto measured_by_other = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !in_flight_.contains(shapes[i]);
+    };
     mu_.Await(absl::Condition(&measured_by_other));
     std::optional<double> latency = table_.Find(shapes[i]);
     if (!latency) {
-      // The caller that measured it failed; its error went to that caller.
-      return absl::UnavailableError(absl::StrCat("measuring ", shapes[i].DebugString(),
-                                                 " failed in a concurrent lookup; retry"));
+      // The caller that measured it failed; its error went to that caller. Same code here
+      // (Unavailable / DeadlineExceeded when the profiler is down: the caller may retry).
+      const absl::StatusCode code =
+          last_failure_.ok() ? absl::StatusCode::kUnavailable : last_failure_.code();
+      return absl::Status(code, absl::StrCat("measuring ", shapes[i].DebugString(),
+                                             " failed in a concurrent lookup: ",
+                                             last_failure_.message()));
     }
     latencies[i] = *latency;
   }

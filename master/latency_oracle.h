@@ -27,7 +27,10 @@ class LatencyOracle {
   static std::unique_ptr<LatencyOracle> Interpolating(common::LatencyTable table,
                                                       common::Interpolation interpolation);
 
-  // One latency (ms) per shape, in order.
+  // One latency (ms) per shape, in order. Errors: the measurer's (Unavailable or
+  // DeadlineExceeded while the profiler is down or hung; no retry here, see ProfilerWait);
+  // a lookup that waited for a shape another lookup was measuring gets that lookup's error
+  // code.
   absl::StatusOr<std::vector<double>> Lookup(const std::vector<common::LayerShape>& shapes);
 
   // The oracle as a ResourceModel (for the network resource the master computes).
@@ -57,6 +60,8 @@ class LatencyOracle {
   common::LatencyTable table_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<common::LayerShape> in_flight_ ABSL_GUARDED_BY(mu_);
   int64_t measured_ ABSL_GUARDED_BY(mu_) = 0;
+  // The last measurement's error, given to the lookups that waited for its shapes.
+  absl::Status last_failure_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace netadapt::master

@@ -13,6 +13,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/artifact_store.h"
@@ -37,10 +38,24 @@ ABSL_FLAG(std::string, state_dir, "netadapt-state",
 ABSL_FLAG(std::string, profiler, "",
           "host:port of the netadapt-profiler agent measuring LUT misses; empty = none (LATENCY "
           "jobs then need a LUT and lut_mode INTERPOLATE).");
+ABSL_FLAG(double, profiler_wait_limit_s, 1800,
+          "While the profiler agent is down or hung, jobs that measure latencies wait for it "
+          "(jittered backoff; their activity says so); past this many seconds they FAIL with "
+          "that reason. Keep the workers' --lookup_timeout_s above it.");
 ABSL_FLAG(int, heartbeat_interval_ms, 1000, "How often workers heartbeat.");
 ABSL_FLAG(int, heartbeat_misses, 5, "Missed heartbeats after which a worker is dead.");
 ABSL_FLAG(double, task_timeout_s, 24 * 3600, "Deadline of one task on a worker.");
-ABSL_FLAG(int, max_task_attempts, 3, "Attempts of a task whose worker fails.");
+ABSL_FLAG(int, max_task_attempts, 3,
+          "Attempts of a task that fails by itself (its worker stays up) before its proposal "
+          "fails; failures a retry cannot change fail it at once.");
+ABSL_FLAG(int, max_infrastructure_retries, 10,
+          "Retries of a task whose worker died, was declared dead or unreachable, or passed the "
+          "task deadline (not counted in --max_task_attempts); bounds a task that kills every "
+          "worker it runs on.");
+ABSL_FLAG(double, straggler_factor, 3,
+          "A task running this many times longer than the median of the job's finished tasks of "
+          "its kind gets a backup attempt on an idle worker (first result wins); 0 = never.");
+ABSL_FLAG(double, straggler_min_s, 30, "No backup attempt for a task younger than this.");
 ABSL_FLAG(double, shutdown_grace_s, 5, "On SIGTERM, seconds in-flight calls may take to finish.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical, off.");
 ABSL_FLAG(std::string, token_file, "",
@@ -118,6 +133,9 @@ int Run() {
 
   JobRunnerOptions runner_options;
   runner_options.max_task_attempts = absl::GetFlag(FLAGS_max_task_attempts);
+  runner_options.max_infrastructure_retries = absl::GetFlag(FLAGS_max_infrastructure_retries);
+  runner_options.straggler_factor = absl::GetFlag(FLAGS_straggler_factor);
+  runner_options.straggler_min_duration = absl::Seconds(absl::GetFlag(FLAGS_straggler_min_s));
   absl::StatusOr<int64_t> epoch = BumpMasterEpoch(state_dir);
   if (!epoch.ok()) {
     log->critical("--state_dir: {}", epoch.status().ToString());
@@ -134,8 +152,16 @@ int Run() {
       return response->latency().median_ms();
     };
   }
+  if (!(absl::GetFlag(FLAGS_profiler_wait_limit_s) > 0)) {
+    log->critical("--profiler_wait_limit_s must be positive");
+    return 2;
+  }
+  ProfilerWaitOptions profiler_wait;
+  profiler_wait.agent = absl::GetFlag(FLAGS_profiler);  // named in the activity and the reason
+  profiler_wait.wait_limit = absl::Seconds(absl::GetFlag(FLAGS_profiler_wait_limit_s));
   auto manager = std::make_unique<JobManager>(**store, pool, tasks, **artifacts, measurer.get(),
-                                              runner_options, state_dir + "/lut.bin");
+                                              runner_options, state_dir + "/lut.bin",
+                                              profiler_wait);
   JobServiceImpl job_service(*manager, **store, pool, **artifacts);
   CoordinatorServiceImpl coordinator(*manager, pool, **artifacts, heartbeat_ms);
 
@@ -189,6 +215,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("NetAdapt master: serves netadapt.v1.JobService and "
                                "netadapt.v1.CoordinatorService.");
   absl::ParseCommandLine(argc, argv);
+  // Debian's Abseil is built with mutex deadlock detection on: a graph update on every lock.
+  // Our lock order is fixed by design (STYLE.md); the tests run with detection on.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const absl::Status logging =
       netadapt::common::InitLogging("master", absl::GetFlag(FLAGS_log_level));
   if (!logging.ok()) {

@@ -33,7 +33,14 @@ std::string WorkerPool::Register(const std::string& address,
   entry.info.set_state(v1::Worker::ALIVE);
   entry.last_heartbeat = absl::Now();
   entry.free_devices = devices;
-  workers_[name] = std::move(entry);  // the old incarnation's busy slots are gone
+  // The old incarnation's busy slots are gone: a restarted worker lost its tasks. (The same
+  // incarnation registering again is a worker that was declared dead and came back; its
+  // tasks were given up when it was declared dead.)
+  auto old = workers_.find(name);
+  if (old != workers_.end() && old->second.info.incarnation() != incarnation) {
+    LoseTasks(name, old->second.info.incarnation());
+  }
+  workers_[name] = std::move(entry);
   return name;
 }
 
@@ -75,11 +82,61 @@ std::optional<WorkerSlot> WorkerPool::Acquire(const std::function<bool()>& cance
     if (entry.info.state() != v1::Worker::ALIVE || entry.free_devices.empty()) continue;
     if (best == nullptr || entry.busy.size() < best->busy.size()) best = &entry;
   }
-  WorkerSlot slot{best->info.name(), best->info.address(), best->free_devices.back(),
-                  best->info.incarnation()};
-  best->free_devices.pop_back();
-  best->busy[slot.device] = task;
+  return Take(*best, task);
+}
+
+std::optional<WorkerSlot> WorkerPool::TryAcquire(const std::string& task,
+                                                 const std::string& other_than) {
+  absl::MutexLock lock(&mu_);
+  if (!queue_.empty()) return std::nullopt;
+  Entry* best = nullptr;
+  for (auto& [name, entry] : workers_) {
+    if (name == other_than || entry.info.state() != v1::Worker::ALIVE ||
+        entry.free_devices.empty()) {
+      continue;
+    }
+    if (best == nullptr || entry.busy.size() < best->busy.size()) best = &entry;
+  }
+  if (best == nullptr) return std::nullopt;
+  return Take(*best, task);
+}
+
+WorkerSlot WorkerPool::Take(Entry& entry, const std::string& task) {
+  WorkerSlot slot{entry.info.name(), entry.info.address(), entry.free_devices.back(),
+                  entry.info.incarnation()};
+  entry.free_devices.pop_back();
+  entry.busy[slot.device] = task;
   return slot;
+}
+
+int64_t WorkerPool::Watch(const WorkerSlot& slot, std::function<void()> on_lost) {
+  absl::MutexLock lock(&mu_);
+  auto it = workers_.find(slot.worker);
+  if (it == workers_.end() || it->second.info.incarnation() != slot.incarnation ||
+      it->second.info.state() != v1::Worker::ALIVE) {
+    on_lost();  // lost already
+    return 0;
+  }
+  const int64_t id = next_watcher_++;
+  watchers_[id] = Watcher{slot, std::move(on_lost)};
+  return id;
+}
+
+void WorkerPool::Unwatch(int64_t id) {
+  absl::MutexLock lock(&mu_);
+  watchers_.erase(id);
+}
+
+void WorkerPool::LoseTasks(const std::string& worker, const std::string& incarnation) {
+  for (auto it = watchers_.begin(); it != watchers_.end();) {
+    if (it->second.slot.worker == worker &&
+        (incarnation.empty() || it->second.slot.incarnation == incarnation)) {
+      it->second.on_lost();
+      it = watchers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void WorkerPool::Release(const WorkerSlot& slot) {
@@ -93,6 +150,7 @@ void WorkerPool::Release(const WorkerSlot& slot) {
 void WorkerPool::MarkDead(Entry& entry) {
   entry.info.set_state(v1::Worker::DEAD);
   entry.free_devices.clear();
+  LoseTasks(entry.info.name(), entry.info.incarnation());
 }
 
 void WorkerPool::MarkUnreachable(const WorkerSlot& slot) {

@@ -40,6 +40,10 @@ ABSL_FLAG(std::string, cache_dir, "",
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = one per core.");
 ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection.");
 ABSL_FLAG(double, shutdown_grace_s, 5, "On SIGTERM, seconds running tasks may take to finish.");
+ABSL_FLAG(double, lookup_timeout_s, 3600,
+          "Deadline of one LookupLatency call to the master (plus 2 s per shape). The master "
+          "holds a lookup while the profiler agent is down, up to its --profiler_wait_limit_s "
+          "(1800 by default): keep this above that limit.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical, off.");
 ABSL_FLAG(std::string, token_file, "",
           "File holding the cluster token, presented to the master. Empty = no authentication "
@@ -108,7 +112,13 @@ int Run() {
   }
   rpc::ChannelOptions master_channel;
   master_channel.security = *std::move(client_security);
-  MasterClient client(rpc::MakeChannel(master, master_channel));
+  MasterClientOptions client_options;
+  if (!(absl::GetFlag(FLAGS_lookup_timeout_s) > 0)) {
+    log->critical("--lookup_timeout_s must be positive");
+    return 2;
+  }
+  client_options.lookup_timeout_base = absl::Seconds(absl::GetFlag(FLAGS_lookup_timeout_s));
+  MasterClient client(rpc::MakeChannel(master, master_channel), client_options);
   TaskExecutorOptions executor_options;
   executor_options.devices = {device};
   executor_options.intra_op_threads = absl::GetFlag(FLAGS_threads);

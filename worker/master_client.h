@@ -26,8 +26,14 @@ struct MasterClientOptions {
   absl::Duration heartbeat_timeout = absl::Seconds(5);
   absl::Duration artifact_timeout = absl::Minutes(10);
   // LookupLatency: misses may be measured on the device, queued behind other
-  // workers' shapes.
-  absl::Duration lookup_timeout_base = absl::Minutes(2);
+  // workers' shapes, and while the profiler agent is down or hung the master
+  // holds the lookup until the agent is back (the job shows that it waits), the
+  // job is cancelled (the lookup then ends with Cancelled, so a cancelled task
+  // stops), or the master's wait limit passes (the job fails). The master
+  // bounds the wait, so this deadline is long: it only guards against a master
+  // that never answers (a dead connection is noticed sooner by the channel's
+  // keepalive) and must exceed the master's --profiler_wait_limit_s.
+  absl::Duration lookup_timeout_base = absl::Hours(1);
   absl::Duration lookup_timeout_per_shape = absl::Seconds(2);
   // Attempts of an artifact transfer or look-up that failed with Unavailable.
   int attempts = 3;

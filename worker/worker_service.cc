@@ -199,6 +199,19 @@ grpc::ServerWriteReactor<v1::TaskUpdate>* WorkerServiceImpl::Start(
                    kind, " (attempt ", header.attempt_id(), ")"),
       stopping_);
   common::Logger("worker")->debug("{} from {}", reactor->name(), context->peer());
+  // Epoch fencing: once a restarted master (a larger epoch) has sent a task, tasks of the
+  // master it replaced are refused, so a master that was partitioned away and comes back
+  // cannot commit work next to its successor.
+  int64_t newest = newest_master_epoch_.load();
+  while (header.master_epoch() > newest &&
+         !newest_master_epoch_.compare_exchange_weak(newest, header.master_epoch())) {
+  }
+  if (header.master_epoch() < newest) {
+    reactor->Complete(absl::FailedPreconditionError(absl::StrCat(
+        reactor->name(), " comes from master epoch ", header.master_epoch(),
+        ", older than epoch ", newest, " that this worker serves now: refused as stale")));
+    return reactor;
+  }
   const std::string device = header.device().empty() ? devices_.front() : header.device();
   absl::Status queued = queues_.Submit(device, [reactor, run = std::move(run)] {
     if (reactor->cancelled()) {

@@ -79,6 +79,8 @@ class WorkerServiceImpl final : public v1::WorkerService::CallbackService {
   TaskExecutor* const executor_;
   const std::vector<std::string> devices_;
   std::shared_ptr<std::atomic<bool>> stopping_;
+  // The largest master epoch seen in a task header (TaskHeader.master_epoch).
+  std::atomic<int64_t> newest_master_epoch_{0};
   DeviceQueues queues_;
 };
 

@@ -1,6 +1,7 @@
 #include "common/rpc/artifact_transfer.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/failpoint.h"
 #include "common/status_macros.h"
 
 namespace netadapt::rpc {
@@ -26,6 +27,8 @@ absl::Status SendChunks(absl::string_view digest, int64_t size, int64_t offset,
     NETADAPT_ASSIGN_OR_RETURN(*chunk.mutable_data(), read(offset));
     offset += static_cast<int64_t>(chunk.data().size());
     if (!write(chunk)) return BrokenStream();
+    // The fault tests kill a sender here: mid-upload, with the stream still open.
+    common::Failpoint("artifact.send.after_chunk");
     first = false;
   } while (offset < size);
   return absl::OkStatus();

@@ -22,10 +22,15 @@ namespace netadapt::rpc {
 struct ProfilerClientOptions {
   // Deadline of DescribeDevice.
   absl::Duration describe_timeout = absl::Seconds(10);
-  // Deadline of a MeasureLayers call: base + per_shape x shapes (measurements queue behind
-  // other clients' on the device, so this is generous).
+  // Deadline of a MeasureLayers call: base + per_shape x shapes. It is what bounds a call to
+  // a hung agent (one that accepts connections but never answers; a stopped process is also
+  // noticed by the channel's keepalive, rpc::ChannelOptions), so it is proportional to the
+  // work and no more: the agent caps the timed runs of one shape at --max_time_ms (2 s by
+  // default) plus a few warm-up runs, and takes turns between clients' requests; 5 s per
+  // shape leaves room for one other client. A call that runs out is retried (the master's
+  // ProfilerWait), and the agent keeps what it measured in its cache, so a retry resumes.
   absl::Duration measure_timeout_base = absl::Seconds(30);
-  absl::Duration measure_timeout_per_shape = absl::Seconds(30);
+  absl::Duration measure_timeout_per_shape = absl::Seconds(5);
   // Deadline of MeasureNetwork.
   absl::Duration network_timeout = absl::Minutes(5);
 };

@@ -9,10 +9,13 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/journal.h"
 #include "common/network_def_json.h"
 #include "common/rpc/channel.h"
 #include "netadapt/v1/job_service.grpc.pb.h"
@@ -164,6 +167,75 @@ class MasterRestartE2eTest : public ::testing::Test {
     EXPECT_EQ(other.final().accuracy(), reference.final().accuracy());
   }
 
+  std::vector<v1::Worker> ListWorkers() {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::ListWorkersResponse workers;
+    if (!jobs_->ListWorkers(&context, {}, &workers).ok()) return {};
+    return {workers.workers().begin(), workers.workers().end()};
+  }
+
+  // The state the master shows for `worker` (a name), once it matches `wanted` (or timeout).
+  bool WaitForWorkerState(const std::string& worker, v1::Worker::State wanted,
+                          absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      for (const v1::Worker& w : ListWorkers()) {
+        if (w.name() == worker && w.state() == wanted) return true;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return false;
+  }
+
+  // Index into workers_ of the process behind a worker name; -1 when none.
+  int ProcessOf(const std::string& worker) {
+    for (const v1::Worker& w : ListWorkers()) {
+      for (int i = 0; i < 2; ++i) {
+        if (w.name() == worker && w.address() == worker_addresses_[i]) return i;
+      }
+    }
+    return -1;
+  }
+
+  // Waits for a proposal of job `name` to be fine-tuning on a known worker; that worker's
+  // name, or empty when the job ended first.
+  std::string WorkerFineTuning(const std::string& name) {
+    std::string worker;
+    std::optional<v1::Job> job = WaitFor(
+        name,
+        [&](const v1::Job& j) {
+          for (const v1::Proposal& p : j.proposals()) {
+            if (p.state() == v1::Proposal::FINE_TUNING && !p.worker().empty()) {
+              worker = p.worker();
+              return true;
+            }
+          }
+          return Ended(j);
+        },
+        absl::Seconds(60));
+    return job && !Ended(*job) ? worker : "";
+  }
+
+  // A finished run of Spec() on the undisturbed cluster, for the fault tests to compare with.
+  std::optional<v1::Job> Reference() {
+    std::optional<v1::Job> created = Create("reference");
+    if (!created) return std::nullopt;
+    std::optional<v1::Job> reference = WaitFor(created->name(), Ended, absl::Seconds(60));
+    if (!reference || reference->state() != v1::Job::SUCCEEDED) {
+      ADD_FAILURE() << (reference ? reference->reason() : "no reference job");
+      return std::nullopt;
+    }
+    return reference;
+  }
+
+  // Each iteration committed once, in order.
+  static void ExpectOneResultPerIteration(const v1::Job& job) {
+    for (int i = 0; i < job.history_size(); ++i) {
+      EXPECT_EQ(job.history(i).iteration(), i + 1);
+    }
+  }
+
   testing::ServerProcess master_, workers_[2];
   std::string worker_addresses_[2];
   std::string state_dir_;
@@ -310,6 +382,158 @@ TEST_F(MasterRestartE2eTest, WorkerKilledMidTaskIsRetriedElsewhere) {
       EXPECT_EQ(w.state(), v1::Worker::DEAD);
     }
   }
+}
+
+// A zombie worker: frozen (SIGSTOP) while it fine-tunes a proposal, so its TCP connection
+// stays open and its stream never fails. The master declares it dead after its missed
+// heartbeats, gives its task up at once and runs it on the other worker; resumed (SIGCONT)
+// later, the zombie finds its stream cancelled (its late result has nowhere to go) and
+// registers again by itself. The job decides as an undisturbed run, each iteration once.
+TEST_F(MasterRestartE2eTest, ZombieWorkerIsGivenUpAndComesBack) {
+  std::optional<v1::Job> reference = Reference();
+  ASSERT_TRUE(reference);
+
+  std::optional<v1::Job> created = Create("disturbed");
+  ASSERT_TRUE(created);
+  const std::string victim = WorkerFineTuning(created->name());
+  ASSERT_FALSE(victim.empty()) << "the job ended before a proposal was fine-tuning";
+  const int index = ProcessOf(victim);
+  ASSERT_GE(index, 0) << victim;
+  const absl::Time frozen = absl::Now();
+  workers_[index].Signal(SIGSTOP);
+  // 5 missed heartbeats of 200 ms.
+  ASSERT_TRUE(WaitForWorkerState(victim, v1::Worker::DEAD, absl::Seconds(10)));
+  const absl::Duration detected = absl::Now() - frozen;
+  EXPECT_LT(detected, absl::Seconds(5));
+  absl::SleepFor(absl::Seconds(2));  // a zombie well past its lease
+  workers_[index].Signal(SIGCONT);
+  EXPECT_TRUE(WaitForWorkerState(victim, v1::Worker::ALIVE, absl::Seconds(15)))
+      << "the resumed worker did not register again";
+
+  std::optional<v1::Job> done = WaitFor(created->name(), Ended, absl::Seconds(120));
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->state(), v1::Job::SUCCEEDED) << done->reason();
+  ExpectSameDecisions(*reference, *done);
+  ExpectOneResultPerIteration(*done);
+}
+
+// A worker killed in the middle of uploading a result (after its first chunk, with the
+// stream still open): a failpoint makes it SIGKILL itself at that exact point. The master
+// discards the partial upload, the task is retried on the other worker, and the job decides
+// as an undisturbed run.
+TEST_F(MasterRestartE2eTest, WorkerKilledMidUploadIsRetriedElsewhere) {
+  std::optional<v1::Job> reference = Reference();
+  ASSERT_TRUE(reference);
+
+  // Worker 0 again, dying on the second chunk it sends (its first upload completes).
+  ASSERT_TRUE(workers_[0].Stop(SIGTERM, std::chrono::seconds(10)));
+  setenv("NETADAPT_FAILPOINTS", "artifact.send.after_chunk=kill@2", 1);
+  std::string error;
+  std::optional<int> port = workers_[0].Start(
+      NETADAPT_WORKER_BINARY,
+      {absl::StrCat("--master=127.0.0.1:", port_), "--device=cpu", "--threads=1",
+       absl::StrCat("--cache_dir=", state_dir_, "/worker0-failpoint")},
+      std::chrono::seconds(30), &error);
+  unsetenv("NETADAPT_FAILPOINTS");
+  ASSERT_TRUE(port) << error;
+  worker_addresses_[0] = absl::StrCat("127.0.0.1:", *port);
+  // Two workers alive: the new one, and the other; the stopped one is declared dead after
+  // its missed heartbeats (it does not unregister).
+  auto ready = [&] {
+    int alive = 0;
+    bool restarted = false;
+    for (const v1::Worker& w : ListWorkers()) {
+      if (w.state() != v1::Worker::ALIVE) continue;
+      ++alive;
+      restarted |= w.address() == worker_addresses_[0];
+    }
+    return alive == 2 && restarted;
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (!ready() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(ready());
+
+  std::optional<v1::Job> created = Create("disturbed");
+  ASSERT_TRUE(created);
+  const std::optional<int> exit = workers_[0].WaitForExit(std::chrono::seconds(60));
+  ASSERT_TRUE(exit) << "the failpoint never fired";
+  ASSERT_TRUE(WIFSIGNALED(*exit) && WTERMSIG(*exit) == SIGKILL) << "wait status " << *exit;
+
+  std::optional<v1::Job> done = WaitFor(created->name(), Ended, absl::Seconds(120));
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->state(), v1::Job::SUCCEEDED) << done->reason();
+  ExpectSameDecisions(*reference, *done);
+  ExpectOneResultPerIteration(*done);
+  // Nothing of the broken upload is left in the master's artifact store.
+  const std::string tmp = state_dir_ + "/master/artifacts/tmp";
+  ASSERT_TRUE(std::filesystem::is_directory(tmp));
+  EXPECT_TRUE(std::filesystem::is_empty(tmp));
+}
+
+// A journal corrupted in the middle (a flipped byte in a record that is followed by others):
+// the restarted master does not crash-loop and does not proceed on garbage. It serves the
+// jobs read before the damage, refuses changes with FAILED_PRECONDITION naming the file and
+// the offset, and resumes nothing. Once the operator cuts the journal at that offset (the
+// documented recovery), the next start resumes the interrupted job to the undisturbed result.
+TEST_F(MasterRestartE2eTest, CorruptedJournalIsReadOnlyUntilRepaired) {
+  std::optional<v1::Job> reference = Reference();
+  ASSERT_TRUE(reference);
+  std::optional<v1::Job> created = Create("interrupted");
+  ASSERT_TRUE(created);
+  std::optional<v1::Job> iterating = WaitFor(
+      created->name(), [](const v1::Job& j) { return j.history_size() >= 1 || Ended(j); },
+      absl::Seconds(60));
+  ASSERT_TRUE(iterating && !Ended(*iterating));
+  ASSERT_TRUE(master_.Stop(SIGKILL, std::chrono::seconds(10)));
+
+  // Flip a payload byte of the second-to-last record: the interrupted job's.
+  const std::string journal = state_dir_ + "/master/journal.log";
+  absl::StatusOr<common::JournalContents> contents = common::ReadJournal(journal);
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  ASSERT_GE(contents->records.size(), 3u);
+  const int64_t damaged_at = contents->offsets[contents->offsets.size() - 2];
+  {
+    std::fstream file(journal, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(damaged_at + common::kJournalHeaderBytes + 3);
+    const char byte = static_cast<char>(file.get());
+    file.seekp(damaged_at + common::kJournalHeaderBytes + 3);
+    file.put(static_cast<char>(byte ^ 0x5a));
+  }
+
+  std::string error;
+  ASSERT_TRUE(StartMaster(port_, &error)) << error;
+  std::optional<v1::Job> finished = Get(reference->name());
+  ASSERT_TRUE(finished) << "the jobs before the damage are served";
+  EXPECT_EQ(finished->state(), v1::Job::SUCCEEDED);
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::CreateJobRequest request;
+    *request.mutable_spec() = Spec();
+    v1::Job job;
+    const grpc::Status refused = jobs_->CreateJob(&context, request, &job);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("journal.log"));
+    EXPECT_THAT(refused.error_message(), ::testing::HasSubstr(absl::StrCat(damaged_at)));
+  }
+  // Nothing resumes on a damaged state: the interrupted job does not move.
+  std::optional<v1::Job> frozen = Get(created->name());
+  ASSERT_TRUE(frozen);
+  absl::SleepFor(absl::Seconds(2));
+  std::optional<v1::Job> still = Get(created->name());
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->update_time().seconds(), frozen->update_time().seconds());
+  EXPECT_EQ(still->update_time().nanos(), frozen->update_time().nanos());
+
+  // The operator's repair: cut the journal where the damage starts, start again.
+  ASSERT_TRUE(master_.Stop(SIGTERM, std::chrono::seconds(10)));
+  std::filesystem::resize_file(journal, damaged_at);
+  ASSERT_TRUE(StartMaster(port_, &error)) << error;
+  std::optional<v1::Job> done = WaitFor(created->name(), Ended, absl::Seconds(120));
+  ASSERT_TRUE(done);
+  ASSERT_EQ(done->state(), v1::Job::SUCCEEDED) << done->reason();
+  ExpectSameDecisions(*reference, *done);
+  ExpectOneResultPerIteration(*done);
 }
 
 }  // namespace

@@ -3,11 +3,19 @@
 // of the widths. No gRPC, no torch.
 #include "master/job_runner.h"
 
+#include <sched.h>
+#include <sys/mount.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "absl/synchronization/notification.h"
@@ -33,6 +41,20 @@ class FakeTasks final : public TaskRunner {
   int simplify_failures_per_block = 0;
   // FineTune fails for every block with this status when set.
   absl::Status fine_tune_error;
+  // FineTune of block `failing_block` (every iteration, every attempt) fails with this status.
+  std::optional<int> failing_block;
+  absl::Status failing_block_error;
+  // The first attempt of FineTune (stall_iteration, stall_block) hangs until that attempt is
+  // cancelled (a SIGSTOPped worker, a straggler), then ends as GrpcTaskRunner does: with the
+  // cancellation's failure (its worker was declared lost) or Cancelled (another attempt won).
+  // `stalled` is notified, and `stalled_slot` set, when it hangs.
+  int stall_iteration = -1;
+  int stall_block = -1;
+  absl::Notification stalled;
+  WorkerSlot stalled_slot;
+  absl::Status stalled_outcome;
+  // Called at the start of every FineTune (the disk-full test fills the disk from it).
+  std::function<void(const v1::TaskHeader&)> before_fine_tune;
   // FineTune waits for the job's cancellation when set (to test CancelJob).
   bool fine_tune_blocks = false;
   absl::Notification fine_tune_started;
@@ -87,10 +109,24 @@ class FakeTasks final : public TaskRunner {
     return result;
   }
 
-  absl::StatusOr<v1::TaskResult> FineTune(const WorkerSlot&, const v1::FineTuneTask& task,
+  absl::StatusOr<v1::TaskResult> FineTune(const WorkerSlot& slot, const v1::FineTuneTask& task,
                                           const Progress& progress,
                                           Cancellation& cancellation) override {
-    Count(task.header(), "fine-tune");
+    const int calls = Count(task.header(), "fine-tune");
+    if (before_fine_tune) before_fine_tune(task.header());
+    if (task.header().iteration() == stall_iteration && task.header().block() == stall_block &&
+        calls == 1) {
+      stalled_slot = slot;
+      stalled.Notify();
+      absl::Notification cancelled;
+      const int id = cancellation.Add([&] { cancelled.Notify(); });
+      cancelled.WaitForNotification();
+      cancellation.Remove(id);
+      stalled_outcome = cancellation.failure().ok() ? absl::CancelledError("cancelled")
+                                                    : cancellation.failure();
+      return stalled_outcome;
+    }
+    if (failing_block && task.header().block() == *failing_block) return failing_block_error;
     if (task.header().iteration() == hold_iteration && task.header().block() == hold_block) {
       held.Notify();
       absl::Notification cancelled;
@@ -137,10 +173,20 @@ class FakeTasks final : public TaskRunner {
   }
 
  private:
-  void Count(const v1::TaskHeader& header, const std::string& kind) {
+  // Returns how many times the task ran, this call included.
+  int Count(const v1::TaskHeader& header, const std::string& kind) {
     absl::MutexLock lock(&mu_);
-    ++calls_[Key(header.job(), header.iteration(), header.block(), kind)];
+    attempt_ids_.push_back(header.attempt_id());
+    return ++calls_[Key(header.job(), header.iteration(), header.block(), kind)];
   }
+
+ public:
+  std::vector<std::string> AttemptIds() {
+    absl::MutexLock lock(&mu_);
+    return attempt_ids_;
+  }
+
+ private:
   std::string Remember(const common::NetworkDef& network, const std::string& salt) {
     absl::MutexLock lock(&mu_);
     const std::string digest = common::Sha256Hex(salt + common::NetworkDefToJson(network));
@@ -157,6 +203,7 @@ class FakeTasks final : public TaskRunner {
   std::map<std::string, common::NetworkDef> networks_;
   std::map<int, int> failures_;
   std::map<Key, int> calls_;
+  std::vector<std::string> attempt_ids_;
   std::vector<int32_t> seed_widths_;
 };
 
@@ -184,6 +231,30 @@ class JobRunnerTest : public ::testing::Test {
     spec.set_resource_reduction_decay(1.0);
     spec.set_short_term_fine_tune_iteration(10);
     return spec;
+  }
+
+  // A manager with other runner options, on the same store, pool and tasks.
+  void Restart(const JobRunnerOptions& options) {
+    manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, nullptr,
+                                            options);
+  }
+
+  // Same iterations, each choosing the same block at the same width and resource, and each
+  // iteration committed exactly once.
+  static void ExpectSameDecisions(const v1::Job& job, const v1::Job& reference) {
+    ASSERT_EQ(job.history_size(), reference.history_size());
+    for (int i = 0; i < job.history_size(); ++i) {
+      EXPECT_EQ(job.history(i).iteration(), i + 1);
+      EXPECT_EQ(job.history(i).chosen_block(), reference.history(i).chosen_block());
+      EXPECT_EQ(job.history(i).result().resource(), reference.history(i).result().resource());
+      EXPECT_EQ(job.history(i).result().accuracy(), reference.history(i).result().accuracy());
+      const auto& widths = job.history(i).result().widths();
+      const auto& reference_widths = reference.history(i).result().widths();
+      EXPECT_EQ(std::vector<int32_t>(widths.begin(), widths.end()),
+                std::vector<int32_t>(reference_widths.begin(), reference_widths.end()))
+          << "iteration " << i + 1;
+    }
+    EXPECT_EQ(job.final().resource(), reference.final().resource());
   }
 
   v1::Job WaitForEnd(const std::string& name) {
@@ -240,14 +311,113 @@ TEST_F(JobRunnerTest, SameSpecSameChoices) {
   }
 }
 
-TEST_F(JobRunnerTest, RetriesTasksWhoseWorkerFailed) {
-  tasks_.simplify_failures_per_block = 2;  // below the default of 3 attempts
+// Infrastructure failures (here DeadlineExceeded: a stalled worker) are retried without using
+// up max_task_attempts: 5 failures per block against 3 attempts.
+TEST_F(JobRunnerTest, InfrastructureFailuresDoNotUseUpTheRetryBudget) {
+  JobRunnerOptions options;
+  options.infrastructure_backoff = absl::Milliseconds(1);
+  Restart(options);
+  tasks_.simplify_failures_per_block = 5;
   v1::JobSpec spec = Spec();
   spec.set_max_iters(1);
   NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(spec, ""));
   const v1::Job job = WaitForEnd(created.name());
   EXPECT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
-  EXPECT_EQ(job.history_size(), 1);
+  ASSERT_EQ(job.history_size(), 1);
+  EXPECT_EQ(tasks_.Calls(created.name(), 1, 0, "simplify"), 6);
+  // Every attempt has its own id.
+  std::vector<std::string> ids = tasks_.AttemptIds();
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end());
+}
+
+// ...but they are bounded: a task that takes down every worker it runs on fails its block.
+TEST_F(JobRunnerTest, InfrastructureRetriesAreBounded) {
+  JobRunnerOptions options;
+  options.infrastructure_backoff = absl::Milliseconds(1);
+  options.max_infrastructure_retries = 2;
+  Restart(options);
+  tasks_.simplify_failures_per_block = 1000;
+  v1::JobSpec spec = Spec();
+  spec.set_max_iters(1);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(spec, ""));
+  const v1::Job job = WaitForEnd(created.name());
+  EXPECT_EQ(job.state(), v1::Job::FAILED);
+  EXPECT_THAT(job.reason(), HasSubstr("its workers failed 3 times"));
+  EXPECT_THAT(job.reason(), HasSubstr("the worker stalled"));
+  EXPECT_EQ(tasks_.Calls(created.name(), 1, 0, "simplify"), 3);
+}
+
+// A task that fails by itself every time fails its block after max_task_attempts, with the
+// reason; the other blocks go on and the job chooses among them.
+TEST_F(JobRunnerTest, ATaskThatAlwaysFailsFailsItsBlockAndTheJobGoesOn) {
+  v1::JobSpec spec = Spec();
+  spec.set_max_iters(1);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job reference, manager_->Create(spec, "reference"));
+  const v1::Job undisturbed = WaitForEnd(reference.name());
+  ASSERT_EQ(undisturbed.state(), v1::Job::SUCCEEDED) << undisturbed.reason();
+  // The block an undisturbed run chooses now fails every time.
+  const int block = undisturbed.history(0).chosen_block();
+  tasks_.failing_block = block;
+  tasks_.failing_block_error = absl::InternalError("CUDA error: an illegal memory access");
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(spec, "disturbed"));
+  const v1::Job job = WaitForEnd(created.name());
+  ASSERT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
+  ASSERT_EQ(job.history_size(), 1);
+  const v1::Proposal& failed = job.history(0).proposals(block);
+  EXPECT_EQ(failed.state(), v1::Proposal::FAILED);
+  EXPECT_THAT(failed.error(), HasSubstr("failed 3 times"));
+  EXPECT_THAT(failed.error(), HasSubstr("illegal memory access"));
+  EXPECT_EQ(tasks_.Calls(created.name(), 1, block, "fine-tune"), 3);
+  EXPECT_NE(job.history(0).chosen_block(), block);
+}
+
+// A worker that stops answering mid-task (SIGSTOP keeps its connection open) is declared dead
+// by the pool; its task is given up at once and retried elsewhere, without using up the retry
+// budget (max_task_attempts 1 here), and the job decides as an undisturbed run.
+TEST_F(JobRunnerTest, ALostWorkersTaskIsRetriedElsewhereToTheSameResult) {
+  JobRunnerOptions options;
+  options.max_task_attempts = 1;
+  options.infrastructure_backoff = absl::Milliseconds(1);
+  Restart(options);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job reference, manager_->Create(Spec(), "reference"));
+  const v1::Job undisturbed = WaitForEnd(reference.name());
+  ASSERT_EQ(undisturbed.state(), v1::Job::SUCCEEDED) << undisturbed.reason();
+
+  tasks_.stall_iteration = 1;
+  tasks_.stall_block = 1;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(Spec(), "disturbed"));
+  ASSERT_TRUE(tasks_.stalled.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  pool_.MarkUnreachable(tasks_.stalled_slot);  // what missed heartbeats do
+  const v1::Job job = WaitForEnd(created.name());
+  ASSERT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
+  EXPECT_THAT(tasks_.stalled_outcome, StatusIs(absl::StatusCode::kUnavailable,
+                                               HasSubstr("declared dead")));
+  EXPECT_EQ(tasks_.Calls(created.name(), 1, 1, "fine-tune"), 2);
+  ExpectSameDecisions(job, undisturbed);
+}
+
+// A straggling attempt gets a backup on an idle worker; the backup's result is committed, the
+// straggler is cancelled, and the job decides as an undisturbed run.
+TEST_F(JobRunnerTest, AStragglerGetsABackupAndTheFirstResultWins) {
+  JobRunnerOptions options;
+  options.straggler_factor = 2;
+  options.straggler_min_duration = absl::Milliseconds(100);
+  Restart(options);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job reference, manager_->Create(Spec(), "reference"));
+  const v1::Job undisturbed = WaitForEnd(reference.name());
+  ASSERT_EQ(undisturbed.state(), v1::Job::SUCCEEDED) << undisturbed.reason();
+
+  // Iteration 2: iteration 1's fine-tunes tell how long one takes.
+  tasks_.stall_iteration = 2;
+  tasks_.stall_block = 1;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(Spec(), "disturbed"));
+  const v1::Job job = WaitForEnd(created.name());
+  ASSERT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
+  ASSERT_TRUE(tasks_.stalled.HasBeenNotified());
+  EXPECT_THAT(tasks_.stalled_outcome, StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_EQ(tasks_.Calls(created.name(), 2, 1, "fine-tune"), 2);
+  ExpectSameDecisions(job, undisturbed);
 }
 
 TEST_F(JobRunnerTest, FailsWithTheReasonWhenNoProposalSurvives) {
@@ -257,6 +427,14 @@ TEST_F(JobRunnerTest, FailsWithTheReasonWhenNoProposalSurvives) {
   EXPECT_EQ(job.state(), v1::Job::FAILED);
   EXPECT_THAT(job.reason(), HasSubstr("no proposal reaches the target"));
   EXPECT_THAT(job.reason(), HasSubstr("/nope does not exist"));
+  // A failure that running again cannot change is not retried.
+  int fine_tuned = 0;
+  for (int block = 0; block < 3; ++block) {
+    const int calls = tasks_.Calls(created.name(), 1, block, "fine-tune");
+    EXPECT_LE(calls, 1) << "block " << block;
+    fine_tuned += calls;
+  }
+  EXPECT_GT(fine_tuned, 0);
 }
 
 TEST_F(JobRunnerTest, CancelStopsRunningTasks) {
@@ -478,6 +656,80 @@ TEST_F(JobRunnerTest, BadSpecsNameTheField) {
   int total = 0;
   store_->List(0, 10, &total);
   EXPECT_EQ(total, 0);  // nothing was stored or scheduled
+}
+
+// The master's disk fills up in the middle of an iteration: the job PAUSES with the reason
+// (nothing of the change that did not fit is applied), continues when space is freed, and
+// ends as an undisturbed run; the state on disk reads back as the job in memory. The state
+// directory is a real 8 MiB tmpfs in a private mount namespace (root only, as in CI), so
+// the writes really fail with ENOSPC.
+TEST_F(JobRunnerTest, AFullDiskPausesTheJobUntilSpaceIsFreed) {
+  const std::string mount_point = directory_ + "/small-disk";
+  std::filesystem::create_directories(mount_point);
+  if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+      mount("tmpfs", mount_point.c_str(), "tmpfs", 0, "size=8m") != 0) {
+    // Needs CAP_SYS_ADMIN; CI runs as root, where this runs.
+    GTEST_SKIP() << "cannot mount a tmpfs here (not root?)";
+  }
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::unique_ptr<JobStore> store, JobStore::Open(mount_point));
+  JobRunnerOptions options;
+  options.disk_full_retry_interval = absl::Milliseconds(20);
+  auto manager =
+      std::make_unique<JobManager>(*store, pool_, tasks_, *artifacts_, nullptr, options);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job reference_job, manager->Create(Spec(), "reference"));
+  v1::Job reference;
+  for (int i = 0; i < 1000 && !JobStore::IsTerminal(reference.state()); ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+    reference = *store->Get(reference_job.name());
+  }
+  ASSERT_EQ(reference.state(), v1::Job::SUCCEEDED) << reference.reason();
+
+  // Iteration 2's first fine-tune fills the disk to the last byte.
+  const std::string ballast = mount_point + "/ballast";
+  absl::Notification full;
+  std::atomic<bool> filling{false};  // blocks fine-tune in parallel: one of them fills
+  tasks_.before_fine_tune = [&](const v1::TaskHeader& header) {
+    if (header.job() == reference_job.name() || header.iteration() != 2 ||
+        filling.exchange(true)) {
+      return;
+    }
+    std::ofstream out(ballast, std::ios::binary);
+    const std::string chunk(64 * 1024, 'x');
+    while (out.write(chunk.data(), chunk.size())) out.flush();
+    std::ofstream tail(ballast + ".tail", std::ios::binary);
+    while (tail.put('x')) tail.flush();
+    full.Notify();
+  };
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager->Create(Spec(), "disturbed"));
+  ASSERT_TRUE(full.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  v1::Job paused;
+  for (int i = 0; i < 500 && paused.state() != v1::Job::PAUSED; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+    paused = *store->Get(created.name());
+  }
+  ASSERT_EQ(paused.state(), v1::Job::PAUSED) << paused.DebugString();
+  EXPECT_THAT(paused.reason(), HasSubstr("no space left on device"));
+  EXPECT_THAT(paused.reason(), HasSubstr("continues when space is freed"));
+  // It stays paused while the disk is full.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(store->Get(created.name())->state(), v1::Job::PAUSED);
+
+  std::filesystem::remove(ballast);
+  std::filesystem::remove(ballast + ".tail");
+  v1::Job done;
+  for (int i = 0; i < 1000 && !JobStore::IsTerminal(done.state()); ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+    done = *store->Get(created.name());
+  }
+  ASSERT_EQ(done.state(), v1::Job::SUCCEEDED) << done.reason();
+  EXPECT_TRUE(done.reason().empty()) << done.reason();
+  ExpectSameDecisions(done, reference);
+  // What is on disk is what the master holds: nothing was lost or torn by the full disk.
+  manager.reset();
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::unique_ptr<JobStore> reopened, JobStore::Open(mount_point));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job read_back, reopened->Get(created.name()));
+  EXPECT_EQ(read_back.state(), v1::Job::SUCCEEDED);
+  ExpectSameDecisions(read_back, reference);
 }
 
 TEST(PickBestProposalTest, SmallestAccuracyLossPerResourceSaved) {

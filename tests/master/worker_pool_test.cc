@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 
 namespace netadapt::master {
 namespace {
@@ -66,6 +67,72 @@ TEST(WorkerPoolTest, SilentAndUnreachableWorkersLeaveThePool) {
   other.MarkUnreachable(*slot);
   other.Release(*slot);
   EXPECT_EQ(other.alive_devices(), 0);
+}
+
+// A held slot's watcher learns that its worker is gone, whichever way it goes, so the task on
+// it stops waiting (a SIGSTOPped worker's RPC would otherwise wait for the task deadline).
+TEST(WorkerPoolTest, WatchersHearWhenTheirWorkerIsLost) {
+  WorkerPool pool(absl::Milliseconds(50));
+  pool.Register("host:1", {"cpu"}, "i1");
+  pool.Register("host:2", {"cpu"}, "i2");
+  std::optional<WorkerSlot> first = pool.Acquire(kNever, "a");
+  std::optional<WorkerSlot> second = pool.Acquire(kNever, "b");
+  ASSERT_TRUE(first && second);
+  ASSERT_NE(first->worker, second->worker);
+  int first_lost = 0, second_lost = 0;
+  const int64_t first_watch = pool.Watch(*first, [&] { ++first_lost; });
+  pool.Watch(*second, [&] { ++second_lost; });
+  // Only the worker that stops heartbeating is lost, and each watcher hears it once.
+  absl::SleepFor(absl::Milliseconds(80));
+  pool.Heartbeat(second->worker, second->incarnation);
+  pool.ExpireSilentWorkers();
+  pool.ExpireSilentWorkers();
+  EXPECT_EQ(first_lost, 1);
+  EXPECT_EQ(second_lost, 0);
+  pool.Unwatch(first_watch);  // after it fired: harmless
+  // A new incarnation at the same address (the worker restarted) loses the old one's tasks.
+  pool.Register(second->address, {"cpu"}, "i3");
+  EXPECT_EQ(second_lost, 1);
+  // Watching a slot whose worker is already gone reports it at once.
+  int late = 0;
+  pool.Watch(*first, [&] { ++late; });
+  EXPECT_EQ(late, 1);
+}
+
+TEST(WorkerPoolTest, UnwatchedSlotsAreNotReported) {
+  WorkerPool pool(absl::Seconds(10));
+  pool.Register("host:1", {"cpu"}, "i1");
+  std::optional<WorkerSlot> slot = pool.Acquire(kNever, "a");
+  ASSERT_TRUE(slot);
+  int lost = 0;
+  pool.Unwatch(pool.Watch(*slot, [&] { ++lost; }));
+  pool.MarkUnreachable(*slot);
+  EXPECT_EQ(lost, 0);
+}
+
+// A backup takes only idle capacity: another worker than the straggler's, and never a slot a
+// queued task waits for.
+TEST(WorkerPoolTest, TryAcquireTakesOnlyIdleSlotsElsewhere) {
+  WorkerPool pool(absl::Seconds(10));
+  pool.Register("host:1", {"cpu"}, "i1");
+  std::optional<WorkerSlot> straggler = pool.Acquire(kNever, "slow");
+  ASSERT_TRUE(straggler);
+  EXPECT_FALSE(pool.TryAcquire("backup", straggler->worker));  // its own worker only
+  pool.Register("host:2", {"cpu"}, "i2");
+  std::optional<WorkerSlot> backup = pool.TryAcquire("backup", straggler->worker);
+  ASSERT_TRUE(backup);
+  EXPECT_NE(backup->worker, straggler->worker);
+  EXPECT_FALSE(pool.TryAcquire("another backup", straggler->worker));  // none free
+  // With a task queued, a freed slot goes to it, not to a backup.
+  absl::Notification queued_got;
+  std::thread waiter([&] {
+    if (pool.Acquire(kNever, "queued")) queued_got.Notify();
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_FALSE(pool.TryAcquire("backup", straggler->worker));
+  pool.Release(*backup);
+  EXPECT_TRUE(queued_got.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  waiter.join();
 }
 
 }  // namespace

@@ -99,6 +99,27 @@ class ServerProcess {
 
   pid_t pid() const { return pid_; }
 
+  // Sends `signal` (SIGSTOP, SIGCONT, ...) without waiting for anything.
+  void Signal(int signal) {
+    if (pid_ > 0) kill(pid_, signal);
+  }
+
+  // Waits up to `timeout` for the process to exit by itself; its wait status, or nullopt when
+  // it still runs.
+  std::optional<int> WaitForExit(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (pid_ > 0) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+      poll(nullptr, 0, 10);
+    }
+    return std::nullopt;
+  }
+
   // Sends `signal` and waits up to `timeout` for the exit; the wait status, or nullopt when
   // the process is still running (it is then killed).
   std::optional<int> Stop(int signal, std::chrono::milliseconds timeout) {

@@ -167,6 +167,30 @@ TEST_P(WorkerServiceTest, EvaluateAndErrorsAsStatus) {
   EXPECT_EQ(call.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+// Epoch fencing: once a task of a restarted master (a larger epoch) arrived, the master it
+// replaced is refused, naming both epochs; the current one is still served.
+TEST_P(WorkerServiceTest, TasksOfAnOlderMasterEpochAreRefused) {
+  v1::EvaluateTask evaluate;
+  *evaluate.mutable_header() = Header();
+  evaluate.mutable_header()->set_master_epoch(7);
+  evaluate.set_model_digest(seed_digest_);
+  evaluate.set_dataset(testing::kDataset);
+  evaluate.set_holdout_size(64);
+  Call call = Run(&v1::WorkerService::Stub::Evaluate, evaluate);
+  ASSERT_TRUE(call.status.ok()) << call.status.error_message();
+
+  evaluate.mutable_header()->set_master_epoch(6);
+  call = Run(&v1::WorkerService::Stub::Evaluate, evaluate);
+  EXPECT_EQ(call.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(call.status.error_message(), ::testing::HasSubstr("master epoch 6"));
+  EXPECT_THAT(call.status.error_message(), ::testing::HasSubstr("older than epoch 7"));
+  EXPECT_FALSE(call.result.has_value());
+
+  evaluate.mutable_header()->set_master_epoch(7);
+  call = Run(&v1::WorkerService::Stub::Evaluate, evaluate);
+  EXPECT_TRUE(call.status.ok()) << call.status.error_message();
+}
+
 TEST_P(WorkerServiceTest, CancellingTheCallStopsTheTaskAndFreesTheDevice) {
   const Call call =
       Run(&v1::WorkerService::Stub::FineTune, testing::FineTuneTask(seed_digest_, 1000000),

@@ -1,0 +1,193 @@
+// JobManager while the profiler agent is down: a LATENCY job's latency look-ups wait (the
+// job's activity says so) and continue when the agent is back; past the limit the job FAILS
+// with a reason naming the agent. Fakes only: no gRPC, no torch.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "master/job_manager.h"
+#include "tests/testing/status_matchers.h"
+
+namespace netadapt::master {
+namespace {
+
+using ::testing::HasSubstr;
+
+common::LayerShape AShape() {
+  common::LayerShape shape;
+  shape.in_channels = 3;
+  shape.out_channels = 5;
+  shape.kernel = {3, 3};
+  shape.input_h = shape.input_w = 16;
+  return shape;
+}
+
+// Prepares the seed (Pretrain, Evaluate); proposals fail at once (this test is about the
+// look-ups that the master makes for the seed, and those the workers make through
+// JobManager::LookupLatency).
+class SeedOnlyTasks final : public TaskRunner {
+ public:
+  absl::StatusOr<v1::TaskResult> Simplify(const WorkerSlot&, const v1::SimplifyTask&,
+                                          const Progress&, Cancellation&) override {
+    return absl::FailedPreconditionError("not in this test");
+  }
+  absl::StatusOr<v1::TaskResult> FineTune(const WorkerSlot&, const v1::FineTuneTask&,
+                                          const Progress&, Cancellation&) override {
+    return absl::FailedPreconditionError("not in this test");
+  }
+  absl::StatusOr<v1::TaskResult> Evaluate(const WorkerSlot&, const v1::EvaluateTask&,
+                                          const Progress&, Cancellation&) override {
+    v1::TaskResult result;
+    result.set_accuracy(0.9);
+    return result;
+  }
+  absl::StatusOr<v1::TaskResult> Pretrain(const WorkerSlot&, const v1::PretrainTask&,
+                                          const Progress&, Cancellation&) override {
+    v1::TaskResult result;
+    result.set_model_digest(std::string(64, 'a'));
+    return result;
+  }
+};
+
+// A profiler that is down until told otherwise.
+class SwitchedMeasurer final : public common::LatencyMeasurer {
+ public:
+  absl::StatusOr<std::vector<double>> MeasureMs(
+      const std::vector<common::LayerShape>& shapes) override {
+    absl::MutexLock lock(&mu_);
+    ++calls_;
+    if (down_) return absl::UnavailableError("failed to connect to all addresses");
+    return std::vector<double>(shapes.size(), 1.0);
+  }
+  void SetDown(bool down) {
+    absl::MutexLock lock(&mu_);
+    down_ = down;
+  }
+  int calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool down_ ABSL_GUARDED_BY(mu_) = true;
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class JobManagerProfilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    directory_ = ::testing::TempDir() + "/job_manager_profiler_" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(directory_);
+    store_ = *JobStore::Open(directory_);
+    artifacts_ = *common::ArtifactStore::Open(directory_ + "/artifacts");
+    pool_.Register("host:1", {"cpu"}, "i1");
+  }
+
+  void StartManager(absl::Duration wait_limit) {
+    ProfilerWaitOptions wait;
+    wait.agent = "jetson:50061";
+    wait.initial_backoff = absl::Milliseconds(1);
+    wait.max_backoff = absl::Milliseconds(20);
+    wait.wait_limit = wait_limit;
+    manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, &measurer_,
+                                            JobRunnerOptions{}, "", wait);
+  }
+
+  static v1::JobSpec Spec() {
+    v1::JobSpec spec;
+    spec.set_model("helloworld");
+    spec.set_dataset("synthetic:classes=10,shape=3x16x16");
+    spec.set_resource_type(v1::RESOURCE_TYPE_LATENCY);
+    spec.set_lut_mode(v1::LUT_MODE_MEASURE);
+    spec.set_max_iters(1);
+    return spec;
+  }
+
+  v1::Job WaitUntil(const std::string& name, const std::function<bool(const v1::Job&)>& done) {
+    absl::StatusOr<v1::Job> job;
+    for (int i = 0; i < 2000; ++i) {
+      job = store_->Get(name);
+      if (job.ok() && done(*job)) return *job;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    ADD_FAILURE() << name << " never got there: " << job->DebugString();
+    return *job;
+  }
+  static bool Waiting(const v1::Job& job) {
+    return absl::StartsWith(job.activity(), ProfilerWait::kWaitingActivityPrefix);
+  }
+
+  std::string directory_;
+  SeedOnlyTasks tasks_;
+  SwitchedMeasurer measurer_;
+  std::unique_ptr<JobStore> store_;
+  std::unique_ptr<common::ArtifactStore> artifacts_;
+  WorkerPool pool_{absl::Seconds(60)};
+  std::unique_ptr<JobManager> manager_;
+};
+
+TEST_F(JobManagerProfilerTest, TheJobShowsItWaitsAndContinuesWhenTheAgentIsBack) {
+  StartManager(absl::InfiniteDuration());
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(Spec(), ""));
+  const v1::Job waiting = WaitUntil(created.name(), [](const v1::Job& job) {
+    return Waiting(job) || JobStore::IsTerminal(job.state());
+  });
+  ASSERT_TRUE(Waiting(waiting)) << waiting.DebugString();
+  EXPECT_EQ(waiting.state(), v1::Job::RUNNING);
+  EXPECT_THAT(waiting.activity(), HasSubstr("at jetson:50061 (unreachable since"));
+  EXPECT_THAT(waiting.activity(), HasSubstr("failed to connect"));
+  // A worker's look-up for the same job waits too, and both continue when the agent is back.
+  absl::StatusOr<std::vector<double>> from_worker;
+  std::thread worker([&] {
+    from_worker = manager_->LookupLatency(
+        created.name(), {AShape()});
+  });
+  const int calls = measurer_.calls();
+  WaitUntil(created.name(), [&](const v1::Job&) { return measurer_.calls() > calls + 5; });
+  measurer_.SetDown(false);
+  worker.join();
+  ASSERT_TRUE(from_worker.ok()) << from_worker.status();
+  EXPECT_EQ(*from_worker, std::vector<double>({1.0}));
+  // The seed's latency was looked up: the job went on (its proposals fail in this test).
+  const v1::Job done =
+      WaitUntil(created.name(), [](const v1::Job& job) { return JobStore::IsTerminal(job.state()); });
+  EXPECT_GT(done.seed().resource(), 0);
+  EXPECT_FALSE(Waiting(done)) << done.activity();
+  EXPECT_THAT(done.reason(), ::testing::Not(HasSubstr("profiler")));
+}
+
+TEST_F(JobManagerProfilerTest, PastTheLimitTheJobFailsNamingTheAgent) {
+  StartManager(absl::Milliseconds(200));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(Spec(), ""));
+  const v1::Job done =
+      WaitUntil(created.name(), [](const v1::Job& job) { return JobStore::IsTerminal(job.state()); });
+  EXPECT_EQ(done.state(), v1::Job::FAILED);
+  EXPECT_THAT(done.reason(),
+              HasSubstr("the profiler agent at jetson:50061 has been unreachable for"));
+  EXPECT_THAT(done.reason(), HasSubstr("failed to connect"));
+  EXPECT_FALSE(Waiting(done)) << done.activity();
+  // A worker's look-up for the failed job does not wait any more.
+  EXPECT_THAT(manager_->LookupLatency(created.name(),
+                                      {AShape()})
+                  .status(),
+              ::netadapt::testing::StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(JobManagerProfilerTest, CancellingAWaitingJobEndsItsWait) {
+  StartManager(absl::InfiniteDuration());
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(Spec(), ""));
+  WaitUntil(created.name(), [](const v1::Job& job) { return Waiting(job); });
+  ASSERT_TRUE(manager_->Cancel(created.name()).ok());
+  const v1::Job done =
+      WaitUntil(created.name(), [](const v1::Job& job) { return JobStore::IsTerminal(job.state()); });
+  EXPECT_EQ(done.state(), v1::Job::CANCELLED);
+}
+
+}  // namespace
+}  // namespace netadapt::master
