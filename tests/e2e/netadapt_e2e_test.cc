@@ -17,6 +17,7 @@
 #include "common/torch/checkpoint.h"
 #include "netadapt/v1/job_service.grpc.pb.h"
 #include "netadapt/v1/profiler.grpc.pb.h"
+#include "tests/testing/e2e_jobs.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
 
@@ -68,21 +69,7 @@ class NetAdaptE2eTest : public ::testing::Test {
   static v1::JobSpec Spec() {
     v1::JobSpec spec;
     spec.set_dataset("synthetic:classes=4,shape=1x16x16,train=512,test=256,seed=3");
-    auto network = common::NetworkDefFromJson(R"({
-      "name": "tiny", "input": {"channels": 1, "height": 16, "width": 16},
-      "layers": [
-        {"name": "features.0", "op": "conv2d", "in_channels": 1, "out_channels": 16,
-         "kernel_size": [3], "padding": [1]},
-        {"name": "features.1", "op": "relu"},
-        {"name": "features.2", "op": "maxpool2d", "kernel_size": [2], "stride": [2]},
-        {"name": "features.3", "op": "conv2d", "in_channels": 16, "out_channels": 32,
-         "kernel_size": [3], "padding": [1]},
-        {"name": "features.4", "op": "relu"},
-        {"name": "features.5", "op": "maxpool2d", "kernel_size": [2], "stride": [2]},
-        {"name": "flatten", "op": "flatten"},
-        {"name": "classifier", "op": "linear", "in_channels": 512, "out_channels": 4}]})");
-    EXPECT_TRUE(network.ok()) << network.status();
-    *spec.mutable_network() = common::NetworkDefToProto(*network);
+    *spec.mutable_network() = testing::TinyNetwork();
     spec.set_holdout_size(128);
     spec.set_resource_type(v1::RESOURCE_TYPE_LATENCY);
     spec.set_budget_ratio(0.5);

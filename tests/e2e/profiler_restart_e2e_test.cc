@@ -14,9 +14,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/network_def_json.h"
 #include "common/rpc/channel.h"
 #include "netadapt/v1/job_service.grpc.pb.h"
+#include "tests/testing/e2e_jobs.h"
 #include "tests/testing/server_process.h"
 
 namespace netadapt {
@@ -76,21 +76,7 @@ class ProfilerRestartE2eTest : public ::testing::Test {
   static v1::JobSpec Spec() {
     v1::JobSpec spec;
     spec.set_dataset("synthetic:classes=4,shape=1x16x16,train=512,test=256,seed=3");
-    auto network = common::NetworkDefFromJson(R"({
-      "name": "tiny", "input": {"channels": 1, "height": 16, "width": 16},
-      "layers": [
-        {"name": "features.0", "op": "conv2d", "in_channels": 1, "out_channels": 16,
-         "kernel_size": [3], "padding": [1]},
-        {"name": "features.1", "op": "relu"},
-        {"name": "features.2", "op": "maxpool2d", "kernel_size": [2], "stride": [2]},
-        {"name": "features.3", "op": "conv2d", "in_channels": 16, "out_channels": 32,
-         "kernel_size": [3], "padding": [1]},
-        {"name": "features.4", "op": "relu"},
-        {"name": "features.5", "op": "maxpool2d", "kernel_size": [2], "stride": [2]},
-        {"name": "flatten", "op": "flatten"},
-        {"name": "classifier", "op": "linear", "in_channels": 512, "out_channels": 4}]})");
-    EXPECT_TRUE(network.ok()) << network.status();
-    *spec.mutable_network() = common::NetworkDefToProto(*network);
+    *spec.mutable_network() = testing::TinyNetwork();
     spec.set_holdout_size(128);
     spec.set_resource_type(v1::RESOURCE_TYPE_LATENCY);
     spec.set_lut_mode(v1::LUT_MODE_MEASURE);  // no LUT: every latency from the agent
@@ -107,48 +93,18 @@ class ProfilerRestartE2eTest : public ::testing::Test {
   }
 
   std::optional<v1::Job> Create(const std::string& request_id) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    v1::CreateJobRequest request;
-    *request.mutable_spec() = Spec();
-    request.set_request_id(request_id);
-    v1::Job job;
-    const grpc::Status status = jobs_->CreateJob(&context, request, &job);
-    if (!status.ok()) {
-      ADD_FAILURE() << status.error_message();
-      return std::nullopt;
-    }
-    return job;
+    return testing::CreateJob(*jobs_, Spec(), request_id);
   }
 
-  std::optional<v1::Job> Get(const std::string& name) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    v1::GetJobRequest request;
-    request.set_name(name);
-    v1::Job job;
-    if (!jobs_->GetJob(&context, request, &job).ok()) return std::nullopt;
-    return job;
-  }
+  std::optional<v1::Job> Get(const std::string& name) { return testing::GetJob(*jobs_, name); }
 
-  // Polls until `done` holds for the job (or `timeout`); the last job seen.
   std::optional<v1::Job> WaitFor(const std::string& name,
                                  const std::function<bool(const v1::Job&)>& done,
                                  absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    std::optional<v1::Job> job;
-    while (absl::Now() < deadline) {
-      job = Get(name);
-      if (job && done(*job)) return job;
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    return job;
+    return testing::WaitForJob(*jobs_, name, done, timeout);
   }
 
-  static bool Ended(const v1::Job& job) {
-    return job.state() == v1::Job::SUCCEEDED || job.state() == v1::Job::FAILED ||
-           job.state() == v1::Job::CANCELLED;
-  }
+  static bool Ended(const v1::Job& job) { return testing::JobEnded(job); }
   static bool Waiting(const v1::Job& job) {
     return absl::StartsWith(job.activity(), kWaiting);
   }
@@ -229,17 +185,7 @@ TEST_F(ProfilerRestartE2eTest, JobWaitsForTheProfilerAndContinuesWhenItIsBack) {
   std::optional<v1::Job> reference = WaitFor(created->name(), Ended, absl::Seconds(180));
   ASSERT_TRUE(reference);
   ASSERT_EQ(reference->state(), v1::Job::SUCCEEDED) << reference->reason();
-  ASSERT_EQ(done->history_size(), reference->history_size());
-  for (int i = 0; i < reference->history_size(); ++i) {
-    const v1::Iteration& a = reference->history(i);
-    const v1::Iteration& b = done->history(i);
-    EXPECT_EQ(b.target_resource(), a.target_resource()) << "iteration " << i + 1;
-    EXPECT_EQ(b.chosen_block(), a.chosen_block()) << "iteration " << i + 1;
-    EXPECT_EQ(b.result().resource(), a.result().resource()) << "iteration " << i + 1;
-    EXPECT_EQ(b.result().accuracy(), a.result().accuracy()) << "iteration " << i + 1;
-    EXPECT_THAT(b.result().widths(), ::testing::ElementsAreArray(a.result().widths()));
-  }
-  EXPECT_EQ(done->final().accuracy(), reference->final().accuracy());
+  testing::ExpectSameDecisions(*reference, *done);
 }
 
 // The agent is down before the job starts and stays down past the master's limit (3 s): the
