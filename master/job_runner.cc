@@ -22,8 +22,11 @@ namespace {
 std::shared_ptr<spdlog::logger> Log() { return common::Logger("master"); }
 
 // A proposal whose outcome is persisted and final: a resumed iteration keeps it.
+// FAILED counts: a proposal fails only after its retries (a cancelled one is not marked), and
+// an undisturbed run would have kept it failed.
 bool IsFinished(const v1::Proposal& p) {
-  return p.state() == v1::Proposal::SUCCEEDED || p.state() == v1::Proposal::TARGET_NOT_MET;
+  return p.state() == v1::Proposal::SUCCEEDED || p.state() == v1::Proposal::TARGET_NOT_MET ||
+         p.state() == v1::Proposal::FAILED;
 }
 
 }  // namespace
@@ -607,6 +610,9 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
     if (finished[b]) continue;
     threads.emplace_back([&, b] {
       auto fail = [&](v1::Proposal::State state, const absl::Status& status) {
+        // A task stopped by the job's cancellation (or the master's shutdown) is no outcome:
+        // the proposal stays unfinished, and a resumed iteration runs it again.
+        if (cancellation_.cancelled()) return;
         SetProposal(b, [&](v1::Proposal& p) {
           p.set_state(state);
           p.set_error(std::string(status.message()));

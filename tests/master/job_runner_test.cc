@@ -526,6 +526,53 @@ TEST_F(JobRunnerTest, RestartedMasterResumesTheJobToTheSameResult) {
   EXPECT_EQ(tasks_.Calls(name, 2, 1, "evaluate"), 1);
 }
 
+// A proposal that failed for good (its retries used up) before the master stopped is kept
+// FAILED by the resumed iteration, as an undisturbed run would keep it: not run again.
+TEST_F(JobRunnerTest, RestartedMasterKeepsAProposalThatFailed) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job reference_job, manager_->Create(Spec(), "reference"));
+  const v1::Job reference = WaitForEnd(reference_job.name());
+  ASSERT_EQ(reference.state(), v1::Job::SUCCEEDED) << reference.reason();
+  ASSERT_GE(reference.history_size(), 2);
+  // Iteration 2: the block it chose fails every time; another block that fine-tunes is held
+  // until the master stops.
+  const int failing = reference.history(1).chosen_block();
+  int held = -1;
+  for (const v1::Proposal& p : reference.history(1).proposals()) {
+    if (p.state() == v1::Proposal::SUCCEEDED && p.block() != failing) held = p.block();
+  }
+  ASSERT_GE(held, 0) << "iteration 2 needs two blocks that fine-tune";
+  tasks_.failing_block = failing;
+  tasks_.failing_block_error = absl::InternalError("illegal instruction");
+  tasks_.hold_iteration = 2;
+  tasks_.hold_block = held;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(Spec(), "interrupted"));
+  const std::string name = created.name();
+  ASSERT_TRUE(tasks_.held.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  bool failed = false;
+  for (int i = 0; i < 1000 && !failed; ++i) {
+    NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job job, store_->Get(name));
+    failed = job.current_iteration() == 2 && job.proposals_size() > failing &&
+             job.proposals(failing).state() == v1::Proposal::FAILED;
+    if (!failed) absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE(failed);
+  manager_.reset();
+  store_.reset();
+  tasks_.hold_iteration = -1;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(store_, JobStore::Open(directory_));
+  manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, nullptr,
+                                          JobRunnerOptions{});
+  EXPECT_EQ(manager_->ResumeInterrupted(), 1);
+  const v1::Job resumed = WaitForEnd(name);
+  ASSERT_EQ(resumed.state(), v1::Job::SUCCEEDED) << resumed.reason();
+  EXPECT_EQ(resumed.history(1).proposals(failing).state(), v1::Proposal::FAILED);
+  EXPECT_THAT(resumed.history(1).proposals(failing).error(), HasSubstr("illegal instruction"));
+  EXPECT_EQ(tasks_.Calls(name, 2, failing, "fine-tune"), 3);  // its 3 attempts, not 6
+  // The held block was stopped by the shutdown, not failed: it ran again and finished.
+  EXPECT_EQ(resumed.history(1).proposals(held).state(), v1::Proposal::SUCCEEDED);
+  EXPECT_EQ(tasks_.Calls(name, 2, held, "fine-tune"), 2);
+}
+
 TEST_F(JobRunnerTest, RestartedMasterRedoesAnInterruptedFinish) {
   v1::JobSpec spec = Spec();
   spec.set_max_iters(2);
