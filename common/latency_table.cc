@@ -3,6 +3,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/type_resolver_util.h>
 
@@ -263,6 +264,10 @@ absl::StatusOr<LatencyTable> ParseLatencyTable(absl::string_view bytes, absl::st
 absl::Status WriteLatencyTable(const LatencyTable& table, const std::string& path,
                                LatencyTableFormat format) {
   return WriteFileAtomically(path, SerializeLatencyTable(table, format));
+}
+
+bool SameDevice(const v1::DeviceFingerprint& a, const v1::DeviceFingerprint& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
 
 absl::StatusOr<LatencyTable> ReadLatencyTable(const std::string& path) {

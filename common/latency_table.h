@@ -45,6 +45,10 @@ class LatencyTable {
   absl::flat_hash_map<LayerFamily, std::vector<ChannelPoint>> families_;
 };
 
+// Whether two fingerprints name the same device and runtime (every field equal): LUTs of
+// different devices are never mixed.
+bool SameDevice(const v1::DeviceFingerprint& a, const v1::DeviceFingerprint& b);
+
 v1::LayerShape LayerShapeToProto(const LayerShape& shape);
 // InvalidArgument naming `field_prefix`.<field> when the shape is not a valid LUT key.
 absl::StatusOr<LayerShape> LayerShapeFromProto(const v1::LayerShape& proto,

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/dataset_spec.h"
 #include "common/latency_table.h"
 #include "common/logging.h"
@@ -52,6 +53,48 @@ absl::StatusOr<DatasetShape> ShapeOf(const common::DatasetSpec& spec) {
                           spec.synthetic.num_classes};
   }
   return absl::InternalError("unknown dataset kind");
+}
+
+// The shared LUT an earlier master saved at `path`, if it was measured where the profiler
+// agent measures now; otherwise an empty table of `device`.
+common::LatencyTable LoadSharedLut(const std::string& path,
+                                   const std::optional<v1::DeviceFingerprint>& device) {
+  const auto log = common::Logger("master");
+  common::LatencyTable empty(device.value_or(v1::DeviceFingerprint()));
+  if (!std::filesystem::exists(path)) return empty;
+  absl::StatusOr<common::LatencyTable> loaded = common::ReadLatencyTable(path);
+  if (!loaded.ok()) {
+    // Not fatal: the entries are measured again (and the file rewritten).
+    log->warn("ignoring the saved LUT: {}", loaded.status().ToString());
+    return empty;
+  }
+  if (!device) {
+    log->warn("using the saved LUT {} unchecked: the profiler agent did not describe its device "
+              "at start", path);
+    return *std::move(loaded);
+  }
+  if (loaded->device().device_name().empty()) {
+    // Saved by a version that did not record the device: adopt the agent's from now on.
+    v1::LatencyTable proto = loaded->ToProto();
+    *proto.mutable_device() = *device;
+    absl::StatusOr<common::LatencyTable> stamped = common::LatencyTable::FromProto(proto);
+    if (stamped.ok()) return *std::move(stamped);
+    return empty;
+  }
+  if (!common::SameDevice(loaded->device(), *device)) {
+    const std::string aside =
+        absl::StrCat(path, ".other-device-", absl::ToUnixSeconds(absl::Now()));
+    std::error_code error;
+    std::filesystem::rename(path, aside, error);
+    log->warn("the saved LUT {} was measured on '{}' (power mode '{}'), the profiler agent is "
+              "'{}' (power mode '{}'): set aside as {}{}; measuring afresh",
+              path, loaded->device().device_name(), loaded->device().power_mode(),
+              device->device_name(), device->power_mode(), aside,
+              error ? absl::StrCat(" (rename failed: ", error.message(), ")") : "");
+    return empty;
+  }
+  log->info("loaded {} measured latencies from {}", loaded->size(), path);
+  return *std::move(loaded);
 }
 
 }  // namespace
@@ -137,7 +180,8 @@ class JobManager::WaitingModel final : public common::ResourceModel {
 JobManager::JobManager(JobStore& store, WorkerPool& pool, TaskRunner& tasks,
                        common::ArtifactStore& artifacts, common::LatencyMeasurer* measurer,
                        JobRunnerOptions options, std::string lut_path,
-                       ProfilerWaitOptions profiler_wait)
+                       ProfilerWaitOptions profiler_wait,
+                       std::optional<v1::DeviceFingerprint> profiler_device)
     : store_(store), pool_(pool), tasks_(tasks), artifacts_(artifacts), measurer_(measurer),
       options_(options) {
   if (measurer_ == nullptr) return;
@@ -146,18 +190,7 @@ JobManager::JobManager(JobStore& store, WorkerPool& pool, TaskRunner& tasks,
     shared_oracle_ = LatencyOracle::Measuring(common::LatencyTable(), measurer_);
     return;
   }
-  common::LatencyTable table;
-  if (std::filesystem::exists(lut_path)) {
-    absl::StatusOr<common::LatencyTable> loaded = common::ReadLatencyTable(lut_path);
-    if (loaded.ok()) {
-      table = *std::move(loaded);
-      common::Logger("master")->info("loaded {} measured latencies from {}", table.size(),
-                                     lut_path);
-    } else {
-      // Not fatal: the entries are measured again (and the file rewritten).
-      common::Logger("master")->warn("ignoring the saved LUT: {}", loaded.status().ToString());
-    }
-  }
+  common::LatencyTable table = LoadSharedLut(lut_path, profiler_device);
   recording_ = std::make_unique<RecordingMeasurer>(measurer_, lut_path, table);
   shared_oracle_ = LatencyOracle::Measuring(std::move(table), recording_.get());
 }

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -32,10 +33,15 @@ class JobManager {
   // `profiler_wait`: while the profiler is down or hung, lookups of jobs that measure wait
   // for it (ProfilerWait: jittered backoff, the job's activity says so); a job whose lookup
   // waits past profiler_wait.wait_limit is aborted: it FAILS with that reason.
+  // `profiler_device`: the agent's fingerprint (DescribeDevice), when it answered at start.
+  // A saved table measured on another device or runtime is set aside (renamed
+  // <lut_path>.other-device-<unix time>) and measuring starts afresh; unknown, the saved
+  // table is used unchecked (logged).
   JobManager(JobStore& store, WorkerPool& pool, TaskRunner& tasks,
              common::ArtifactStore& artifacts, common::LatencyMeasurer* measurer,
              JobRunnerOptions options, std::string lut_path = "",
-             ProfilerWaitOptions profiler_wait = {});
+             ProfilerWaitOptions profiler_wait = {},
+             std::optional<v1::DeviceFingerprint> profiler_device = std::nullopt);
   // Stops every running job for the master's shutdown (Cancellation::Shutdown: they stay
   // RUNNING in the store, to resume at the next start) and joins their threads.
   ~JobManager();

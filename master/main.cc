@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -115,6 +116,7 @@ int Run() {
 
   std::unique_ptr<rpc::ProfilerClient> profiler;
   std::unique_ptr<rpc::GrpcLatencyMeasurer> measurer;
+  std::optional<v1::DeviceFingerprint> profiler_device;  // checks the saved lut.bin
   if (!absl::GetFlag(FLAGS_profiler).empty()) {
     profiler = std::make_unique<rpc::ProfilerClient>(
         rpc::MakeChannel(absl::GetFlag(FLAGS_profiler), profiler_channel));
@@ -122,6 +124,7 @@ int Run() {
     int max_batch = 64;
     if (device.ok()) {
       if (device->max_batch_shapes() > 0) max_batch = device->max_batch_shapes();
+      profiler_device = device->fingerprint();
       log->info("profiler {}: {}", absl::GetFlag(FLAGS_profiler),
                 device->fingerprint().device_name());
     } else {
@@ -161,7 +164,7 @@ int Run() {
   profiler_wait.wait_limit = absl::Seconds(absl::GetFlag(FLAGS_profiler_wait_limit_s));
   auto manager = std::make_unique<JobManager>(**store, pool, tasks, **artifacts, measurer.get(),
                                               runner_options, state_dir + "/lut.bin",
-                                              profiler_wait);
+                                              profiler_wait, profiler_device);
   JobServiceImpl job_service(*manager, **store, pool, **artifacts);
   CoordinatorServiceImpl coordinator(*manager, pool, **artifacts, heartbeat_ms);
 

@@ -1,7 +1,5 @@
 #include "profiler-agent/lut_builder.h"
 
-#include <google/protobuf/util/message_differencer.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -28,10 +26,6 @@ common::LatencyTableFormat LatencyTableFormatFor(const std::string& path) {
                                        : common::LatencyTableFormat::kBinary;
 }
 
-bool SameDevice(const v1::DeviceFingerprint& a, const v1::DeviceFingerprint& b) {
-  return google::protobuf::util::MessageDifferencer::Equals(a, b);
-}
-
 absl::StatusOr<common::LatencyTable> BuildLut(
     const std::vector<common::LayerShape>& shapes, const v1::DeviceFingerprint& device,
     common::LatencyMeasurer& measurer, const LutBuildOptions& options,
@@ -41,7 +35,7 @@ absl::StatusOr<common::LatencyTable> BuildLut(
   common::LatencyTable table(device);
   absl::StatusOr<common::LatencyTable> existing = common::ReadLatencyTable(options.out_path);
   if (existing.ok()) {
-    if (!SameDevice(existing->device(), device)) {
+    if (!common::SameDevice(existing->device(), device)) {
       return absl::FailedPreconditionError(absl::StrCat(
           options.out_path, " was measured on another device or runtime ('",
           existing->device().device_name(), "'; the agent is '", device.device_name(),

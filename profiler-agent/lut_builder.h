@@ -34,10 +34,6 @@ struct LutBuildProgress {
 // Binary unless `path` ends in ".json".
 common::LatencyTableFormat LatencyTableFormatFor(const std::string& path);
 
-// Whether two fingerprints name the same device and runtime (every field equal): LUTs of
-// different devices are never mixed.
-bool SameDevice(const v1::DeviceFingerprint& a, const v1::DeviceFingerprint& b);
-
 // Builds the LUT of `shapes` (e.g. common::GridShapes) measured on `device` through
 // `measurer`, resumably: entries already in options.out_path are kept and not measured again
 // (FailedPrecondition when that file was measured on another device), the table is saved

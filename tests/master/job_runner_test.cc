@@ -18,8 +18,10 @@
 #include <optional>
 #include <tuple>
 
+#include "absl/strings/match.h"
 #include "absl/synchronization/notification.h"
 #include "common/filter_search.h"
+#include "common/latency_table.h"
 #include "common/lut_latency_model.h"
 #include "common/network_def_json.h"
 #include "common/resource_model.h"
@@ -663,6 +665,59 @@ TEST_F(JobRunnerTest, TheMeasuredLutSurvivesARestart) {
   const v1::Job again = WaitForEnd(b.name());
   EXPECT_EQ(again.seed().resource(), done.seed().resource());
   EXPECT_EQ(second.measured(), 0);
+}
+
+// The saved table carries the agent's fingerprint: a master whose agent is the same device
+// uses it; one whose agent is another device (or power mode) sets it aside and measures
+// afresh, never mixing two devices' latencies.
+TEST_F(JobRunnerTest, TheSavedLutIsUsedOnlyOnTheDeviceThatMeasuredIt) {
+  const std::string lut = directory_ + "/lut.bin";
+  v1::JobSpec spec = Spec();
+  spec.set_resource_type(v1::RESOURCE_TYPE_LATENCY);
+  spec.set_max_iters(1);
+  v1::DeviceFingerprint xavier;
+  xavier.set_device_name("NVIDIA Jetson AGX Xavier");
+  xavier.set_power_mode("MAXN");
+  CountingMeasurer first;
+  manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, &first,
+                                          JobRunnerOptions{}, lut, ProfilerWaitOptions{},
+                                          xavier);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job a, manager_->Create(spec, "a"));
+  // (The fake tasks simplify on FLOPs, so the job ends at iteration 1; its seed's latency
+  // is what the master looks up.)
+  EXPECT_EQ(WaitForEnd(a.name()).seed().resource(), 4.0);
+  ASSERT_GT(first.measured(), 0);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(common::LatencyTable saved, common::ReadLatencyTable(lut));
+  EXPECT_TRUE(common::SameDevice(saved.device(), xavier));
+
+  // The same device: nothing measured again.
+  manager_.reset();
+  CountingMeasurer same;
+  manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, &same,
+                                          JobRunnerOptions{}, lut, ProfilerWaitOptions{},
+                                          xavier);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job b, manager_->Create(spec, "b"));
+  EXPECT_EQ(WaitForEnd(b.name()).seed().resource(), 4.0);
+  EXPECT_EQ(same.measured(), 0);
+
+  // Another power mode: the table is set aside and every latency measured again.
+  manager_.reset();
+  v1::DeviceFingerprint slower = xavier;
+  slower.set_power_mode("15W");
+  CountingMeasurer other;
+  manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, &other,
+                                          JobRunnerOptions{}, lut, ProfilerWaitOptions{},
+                                          slower);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job c, manager_->Create(spec, "c"));
+  EXPECT_EQ(WaitForEnd(c.name()).seed().resource(), 4.0);
+  EXPECT_EQ(other.measured(), static_cast<int>(saved.size()));  // every entry again
+  NETADAPT_ASSERT_OK_AND_ASSIGN(common::LatencyTable replaced, common::ReadLatencyTable(lut));
+  EXPECT_TRUE(common::SameDevice(replaced.device(), slower));
+  int set_aside = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(directory_)) {
+    set_aside += absl::StartsWith(entry.path().filename().string(), "lut.bin.other-device-");
+  }
+  EXPECT_EQ(set_aside, 1);
 }
 
 TEST_F(JobRunnerTest, ShutdownLeavesTheJobRunning) {
