@@ -195,16 +195,48 @@ JobManager::JobManager(JobStore& store, WorkerPool& pool, TaskRunner& tasks,
   shared_oracle_ = LatencyOracle::Measuring(std::move(table), recording_.get());
 }
 
-JobManager::~JobManager() {
+JobManager::~JobManager() { Shutdown(); }
+
+void JobManager::Shutdown() {
   std::map<std::string, std::unique_ptr<Running>> running;
   {
     absl::MutexLock lock(&mu_);
+    stopping_ = true;
     running.swap(running_);
   }
   for (auto& [name, job] : running) job->cancellation.Shutdown();
   for (auto& [name, job] : running) {
     if (job->thread.joinable()) job->thread.join();
   }
+  // The lookups in flight hold pointers into `running`; their jobs are cancelled, so they end.
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return lookups_in_flight_ == 0; };
+  mu_.Await(absl::Condition(&idle));
+}
+
+namespace {
+
+absl::Status ShuttingDown() { return absl::UnavailableError("the master is shutting down"); }
+
+}  // namespace
+
+void JobManager::LookupLatencyAsync(
+    std::string job, std::vector<common::LayerShape> shapes,
+    std::function<void(absl::StatusOr<std::vector<double>>)> done) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      done(ShuttingDown());
+      return;
+    }
+    ++lookups_in_flight_;  // counted before the thread starts: Shutdown waits for it
+  }
+  std::thread([this, job = std::move(job), shapes = std::move(shapes), done = std::move(done)] {
+    absl::StatusOr<std::vector<double>> latencies = LookupLatency(job, shapes);
+    done(std::move(latencies));
+    absl::MutexLock lock(&mu_);
+    --lookups_in_flight_;
+  }).detach();
 }
 
 absl::StatusOr<v1::JobSpec> JobManager::Resolve(const v1::JobSpec& input) const {
@@ -371,6 +403,10 @@ absl::StatusOr<std::unique_ptr<JobManager::Running>> JobManager::Prepare(const v
 
 absl::StatusOr<v1::Job> JobManager::Create(const v1::JobSpec& input,
                                            const std::string& request_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return ShuttingDown();
+  }
   NETADAPT_ASSIGN_OR_RETURN(v1::JobSpec spec, Resolve(input));
   v1::Job job;
   *job.mutable_spec() = spec;
@@ -411,6 +447,8 @@ absl::StatusOr<v1::Job> JobManager::Start(const v1::Job& job) {
     });
   }
   absl::MutexLock lock(&mu_);
+  // Stored but not started: it resumes at the master's next start.
+  if (stopping_) return ShuttingDown();
   Running& started = *running_.emplace(job.name(), *std::move(running)).first->second;
   started.thread = std::thread([&started] { started.runner->Run(); });
   return job;
@@ -428,8 +466,20 @@ absl::StatusOr<v1::Job> JobManager::Cancel(absl::string_view name) {
 
 absl::StatusOr<std::vector<double>> JobManager::LookupLatency(
     absl::string_view job, const std::vector<common::LayerShape>& shapes) {
-  // Entries of running_ live as long as the manager (they are only removed by ~JobManager).
+  // Entries of running_ live until Shutdown, which waits for the lookups in flight.
   Running* running = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return ShuttingDown();
+    ++lookups_in_flight_;
+  }
+  struct InFlight {
+    JobManager* manager;
+    ~InFlight() {
+      absl::MutexLock lock(&manager->mu_);
+      --manager->lookups_in_flight_;
+    }
+  } in_flight{this};
   {
     absl::MutexLock lock(&mu_);
     auto it = running_.find(std::string(job));

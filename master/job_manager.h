@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -42,9 +43,15 @@ class JobManager {
              JobRunnerOptions options, std::string lut_path = "",
              ProfilerWaitOptions profiler_wait = {},
              std::optional<v1::DeviceFingerprint> profiler_device = std::nullopt);
-  // Stops every running job for the master's shutdown (Cancellation::Shutdown: they stay
-  // RUNNING in the store, to resume at the next start) and joins their threads.
+  // Shutdown().
   ~JobManager();
+
+  // Stops every running job for the master's shutdown (Cancellation::Shutdown: they stay
+  // RUNNING in the store, to resume at the next start), joins their threads and waits for
+  // the lookups in flight (their jobs' cancellation ends their waits). Afterwards Create,
+  // ResumeInterrupted and lookups answer Unavailable without touching anything, so the
+  // services may still call in until the server is down. Idempotent.
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Starts a runner for every job of the store that is not finished (PENDING or RUNNING when
   // the previous master stopped): each resumes from its persisted state (JobRunner::Run).
@@ -67,6 +74,11 @@ class JobManager {
   absl::StatusOr<std::vector<double>> LookupLatency(absl::string_view job,
                                                     const std::vector<common::LayerShape>& shapes)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // LookupLatency on a thread of its own (a lookup can wait minutes for the profiler: never
+  // on a gRPC callback thread); `done` gets the answer on that thread. Shutdown waits for it.
+  void LookupLatencyAsync(
+      std::string job, std::vector<common::LayerShape> shapes,
+      std::function<void(absl::StatusOr<std::vector<double>>)> done) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Spec validation and defaults alone (also used by tests).
   absl::StatusOr<v1::JobSpec> Resolve(const v1::JobSpec& spec) const;
@@ -123,6 +135,10 @@ class JobManager {
   std::unique_ptr<ProfilerWait> profiler_wait_;
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Running>> running_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // LookupLatency calls in progress: Shutdown frees the Running entries they use only after
+  // they return.
+  int lookups_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace netadapt::master

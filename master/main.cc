@@ -203,9 +203,11 @@ int Run() {
   stop.Notify();
   reaper.join();
   // Stops running jobs (their tasks on workers are cancelled too); they stay RUNNING in the
-  // store and resume at the next start.
-  manager.reset();
+  // store and resume at the next start. The manager then answers Unavailable to calls that
+  // still arrive, and is destroyed only once the server no longer calls it.
+  manager->Shutdown();
   (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s)));
+  manager.reset();
   log->info("stopped");
   return 0;
 }

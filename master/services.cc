@@ -229,13 +229,14 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::LookupLatency(
   }
   // Misses can take seconds to measure on the device: never on a gRPC callback thread.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::thread([this, reactor, job = request->job(), shapes = std::move(shapes), response] {
-    absl::StatusOr<std::vector<double>> latencies = manager_.LookupLatency(job, shapes);
-    if (latencies.ok()) {
-      for (double latency : *latencies) response->add_latency_ms(latency);
-    }
-    reactor->Finish(ToGrpcStatus(latencies.status()));
-  }).detach();
+  manager_.LookupLatencyAsync(
+      request->job(), std::move(shapes),
+      [reactor, response](absl::StatusOr<std::vector<double>> latencies) {
+        if (latencies.ok()) {
+          for (double latency : *latencies) response->add_latency_ms(latency);
+        }
+        reactor->Finish(ToGrpcStatus(latencies.status()));
+      });
   return reactor;
 }
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "master/job_manager.h"
 #include "tests/testing/status_matchers.h"
@@ -15,6 +16,7 @@
 namespace netadapt::master {
 namespace {
 
+using ::netadapt::testing::StatusIs;
 using ::testing::HasSubstr;
 
 common::LayerShape AShape() {
@@ -187,6 +189,38 @@ TEST_F(JobManagerProfilerTest, CancellingAWaitingJobEndsItsWait) {
   const v1::Job done =
       WaitUntil(created.name(), [](const v1::Job& job) { return JobStore::IsTerminal(job.state()); });
   EXPECT_EQ(done.state(), v1::Job::CANCELLED);
+}
+
+// The master stops while a worker's lookup waits for the profiler: Shutdown ends the wait
+// (the job's cancellation) and returns only once that lookup is done with the manager; calls
+// after it answer UNAVAILABLE without starting anything, and the job stays RUNNING to resume.
+TEST_F(JobManagerProfilerTest, ShutdownWaitsForTheLookupsInFlightThenRefusesCalls) {
+  StartManager(absl::InfiniteDuration());
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(Spec(), ""));
+  WaitUntil(created.name(), [](const v1::Job& job) { return Waiting(job); });
+  absl::Notification answered;
+  absl::StatusOr<std::vector<double>> from_worker;
+  manager_->LookupLatencyAsync(created.name(), {AShape()},
+                               [&](absl::StatusOr<std::vector<double>> latencies) {
+                                 from_worker = std::move(latencies);
+                                 answered.Notify();
+                               });
+  manager_->Shutdown();
+  // Shutdown returned: the lookup answered before it did.
+  ASSERT_TRUE(answered.HasBeenNotified());
+  EXPECT_FALSE(from_worker.ok());
+  EXPECT_THAT(manager_->Create(Spec(), ""), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(manager_->LookupLatency(created.name(), {AShape()}),
+              StatusIs(absl::StatusCode::kUnavailable));
+  absl::Notification refused;
+  manager_->LookupLatencyAsync(created.name(), {AShape()},
+                               [&](absl::StatusOr<std::vector<double>> latencies) {
+                                 EXPECT_THAT(latencies, StatusIs(absl::StatusCode::kUnavailable));
+                                 refused.Notify();
+                               });
+  EXPECT_TRUE(refused.HasBeenNotified());  // at once, on the caller's thread
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job stopped, store_->Get(created.name()));
+  EXPECT_EQ(stopped.state(), v1::Job::RUNNING);
 }
 
 }  // namespace
