@@ -396,8 +396,25 @@ absl::StatusOr<std::unique_ptr<JobManager::Running>> JobManager::Prepare(const v
                                                         : common::ResourceType::kWeights);
     resources = running->analytic.get();
   }
+  JobRunnerOptions options = options_;
+  if (options.measure_network && profiler_wait_ != nullptr) {
+    // The end-to-end measurements of the seed, each chosen and the final network wait for a
+    // profiler that is down like the lookups do (same outage, activity and limit), instead of
+    // leaving the history without them.
+    options.measure_network = [this, running = running.get(), name = job.name(),
+                               measure = options_.measure_network](
+                                  const common::NetworkDef& network) -> absl::StatusOr<double> {
+      NETADAPT_ASSIGN_OR_RETURN(
+          std::vector<double> measured,
+          WaitForProfiler(name, *running, [&]() -> absl::StatusOr<std::vector<double>> {
+            NETADAPT_ASSIGN_OR_RETURN(double ms, measure(network));
+            return std::vector<double>{ms};
+          }));
+      return measured.front();
+    };
+  }
   running->runner = std::make_unique<JobRunner>(job.name(), store_, pool_, tasks_, *resources,
-                                                running->cancellation, options_);
+                                                running->cancellation, options);
   return running;
 }
 
@@ -500,15 +517,20 @@ absl::StatusOr<std::vector<double>> JobManager::Lookup(
   if (!running.measures) return oracle->Lookup(shapes);
   // Concurrent lookups of several jobs share the oracle's measurements of the same shapes
   // and ProfilerWait's one outage (its start, its limit).
+  return WaitForProfiler(job, running, [oracle, &shapes] { return oracle->Lookup(shapes); });
+}
+
+absl::StatusOr<std::vector<double>> JobManager::WaitForProfiler(
+    const std::string& job, Running& running, const ProfilerWait::Attempt& attempt) {
   JobWaitObserver observer(*this, job, running);
-  absl::StatusOr<std::vector<double>> latencies = profiler_wait_->Run(
-      [oracle, &shapes] { return oracle->Lookup(shapes); }, &running.cancellation, &observer);
+  absl::StatusOr<std::vector<double>> answer =
+      profiler_wait_->Run(attempt, &running.cancellation, &observer);
   if (observer.waited()) EndWaiting(job, running);
   if (!observer.gave_up().ok()) {
     // The job FAILS with the reason (JobRunner::Run); its tasks in flight are cancelled.
     running.cancellation.Abort(observer.gave_up());
   }
-  return latencies;
+  return answer;
 }
 
 void JobManager::ShowWaiting(const std::string& job, Running& running,

@@ -110,6 +110,11 @@ class JobManager {
   absl::StatusOr<std::vector<double>> Lookup(const std::string& job, Running& running,
                                              const std::vector<common::LayerShape>& shapes)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs `attempt` (a call to the profiler) through profiler_wait_ for `job`: its activity
+  // shows the wait, and past the limit the job is aborted (it FAILS with the reason).
+  absl::StatusOr<std::vector<double>> WaitForProfiler(const std::string& job, Running& running,
+                                                      const ProfilerWait::Attempt& attempt)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Shows in the job's activity that one of its lookups waits for the profiler (`waiting`:
   // it started to), and restores the activity when the last such lookup of the job ends.
   void ShowWaiting(const std::string& job, Running& running, const ProfilerOutage& outage,

@@ -91,14 +91,14 @@ class JobManagerProfilerTest : public ::testing::Test {
     pool_.Register("host:1", {"cpu"}, "i1");
   }
 
-  void StartManager(absl::Duration wait_limit) {
+  void StartManager(absl::Duration wait_limit, JobRunnerOptions options = {}) {
     ProfilerWaitOptions wait;
     wait.agent = "jetson:50061";
     wait.initial_backoff = absl::Milliseconds(1);
     wait.max_backoff = absl::Milliseconds(20);
     wait.wait_limit = wait_limit;
     manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, &measurer_,
-                                            JobRunnerOptions{}, "", wait);
+                                            options, "", wait);
   }
 
   static v1::JobSpec Spec() {
@@ -221,6 +221,40 @@ TEST_F(JobManagerProfilerTest, ShutdownWaitsForTheLookupsInFlightThenRefusesCall
   EXPECT_TRUE(refused.HasBeenNotified());  // at once, on the caller's thread
   NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job stopped, store_->Get(created.name()));
   EXPECT_EQ(stopped.state(), v1::Job::RUNNING);
+}
+
+// The end-to-end measurement of the seed (MeasureNetwork) waits for the agent like the
+// lookups: the job shows it, and the seed gets its measured latency once the agent is back.
+TEST_F(JobManagerProfilerTest, TheEndToEndMeasurementWaitsForTheAgentToo) {
+  measurer_.SetDown(false);  // layer lookups answer; only MeasureNetwork is down
+  absl::Mutex mu;
+  bool network_down = true;
+  int network_calls = 0;
+  JobRunnerOptions options;
+  options.measure_network = [&](const common::NetworkDef&) -> absl::StatusOr<double> {
+    absl::MutexLock lock(&mu);
+    ++network_calls;
+    if (network_down) return absl::UnavailableError("failed to connect to all addresses");
+    return 2.5;
+  };
+  StartManager(absl::InfiniteDuration(), options);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(Spec(), ""));
+  const v1::Job waiting = WaitUntil(created.name(), [](const v1::Job& job) {
+    return Waiting(job) || JobStore::IsTerminal(job.state());
+  });
+  ASSERT_TRUE(Waiting(waiting)) << waiting.DebugString();
+  WaitUntil(created.name(), [&](const v1::Job&) {
+    absl::MutexLock lock(&mu);
+    return network_calls > 3;  // retried while down
+  });
+  {
+    absl::MutexLock lock(&mu);
+    network_down = false;
+  }
+  const v1::Job done =
+      WaitUntil(created.name(), [](const v1::Job& job) { return JobStore::IsTerminal(job.state()); });
+  EXPECT_EQ(done.seed().measured_latency_ms(), 2.5);
+  EXPECT_THAT(done.reason(), ::testing::Not(HasSubstr("profiler")));
 }
 
 }  // namespace
