@@ -5,6 +5,8 @@
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 
 namespace netadapt::master {
 
@@ -53,6 +55,14 @@ class Cancellation {
     }
     callback();
     return -1;
+  }
+  // Sleeps for `timeout`, or less when cancelled meanwhile; true when cancelled.
+  bool SleepUnlessCancelled(absl::Duration timeout) {
+    absl::Notification cancelled;
+    const int id = Add([&cancelled] { cancelled.Notify(); });
+    const bool woken = cancelled.WaitForNotificationWithTimeout(timeout);
+    Remove(id);
+    return woken;
   }
   // After Remove returns, the callback `id` is not running and will not run.
   void Remove(int id) {

@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/backoff.h"
 #include "common/dataset_random.h"
 #include "common/network_blocks.h"
 #include "common/network_def_json.h"
@@ -255,15 +255,6 @@ bool IsDeterministicFailure(const absl::Status& status) {
   }
 }
 
-// Full jitter: a uniform wait in [0, min(cap, base * 2^retry)], so that the tasks of a dead
-// worker do not all come back at the same instant.
-absl::Duration JitteredBackoff(absl::Duration base, int retry) {
-  static thread_local std::mt19937_64 random{std::random_device{}()};
-  const absl::Duration ceiling = std::min(absl::Seconds(5), base * (1 << std::min(retry, 16)));
-  std::uniform_real_distribution<double> share(0.0, 1.0);
-  return ceiling * share(random);
-}
-
 }  // namespace
 
 absl::Duration JobRunner::StragglerThreshold(const std::string& kind) {
@@ -302,12 +293,11 @@ absl::StatusOr<v1::TaskResult> JobRunner::RunTask(const std::string& kind,
                                          " times (the task may crash them); last: ",
                                          failure.message()));
       }
-      const absl::Duration wait =
-          JitteredBackoff(options_.infrastructure_backoff, infrastructure_failures - 1);
-      absl::Notification cancelled;
-      const int id = cancellation_.Add([&cancelled] { cancelled.Notify(); });
-      cancelled.WaitForNotificationWithTimeout(wait);
-      cancellation_.Remove(id);
+      // Doubling to 5 s, so that the tasks of a dead worker do not all come back at once.
+      static thread_local std::mt19937_64 random{std::random_device{}()};
+      cancellation_.SleepUnlessCancelled(
+          common::FullJitterBackoff(options_.infrastructure_backoff, absl::Seconds(5), 2,
+                                    infrastructure_failures - 1, random));
       continue;
     }
     if (IsDeterministicFailure(failure)) return failure;
@@ -525,14 +515,11 @@ absl::Status JobRunner::Commit(const std::function<void(v1::Job&)>& mutate) {
           },
           /*persist=*/false);
     }
-    absl::Notification stopping;
-    const int id = cancellation_.Add([&stopping] { stopping.Notify(); });
-    stopping.WaitForNotificationWithTimeout(options_.disk_full_retry_interval);
-    cancellation_.Remove(id);
+    const bool cancelled = cancellation_.SleepUnlessCancelled(options_.disk_full_retry_interval);
     // The master's shutdown leaves the job as persisted; a user's Cancel still has to be
     // written, so it waits for the disk like any other change.
     if (cancellation_.shutdown()) return updated.status();
-    if (cancellation_.cancelled()) absl::SleepFor(options_.disk_full_retry_interval);
+    if (cancelled) absl::SleepFor(options_.disk_full_retry_interval);
   }
 }
 

@@ -1,11 +1,11 @@
 #include "master/profiler_wait.h"
 
 #include <algorithm>
-#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/backoff.h"
 #include "common/logging.h"
 #include "spdlog/spdlog.h"
 
@@ -44,14 +44,9 @@ std::string ProfilerWait::Describe(const ProfilerOutage& outage, absl::string_vi
 }
 
 absl::Duration ProfilerWait::Backoff(int retry) {
-  // The cap first, in doubles: multiplier^retry overflows nothing that matters this way.
-  const double cap_s = std::min(
-      absl::ToDoubleSeconds(options_.max_backoff),
-      absl::ToDoubleSeconds(options_.initial_backoff) *
-          std::pow(std::max(1.0, options_.multiplier), std::min(retry, 64)));
   absl::MutexLock lock(&mu_);
-  std::uniform_real_distribution<double> uniform(0.0, std::max(0.0, cap_s));
-  return absl::Seconds(uniform(random_));
+  return common::FullJitterBackoff(options_.initial_backoff, options_.max_backoff,
+                                   options_.multiplier, retry, random_);
 }
 
 ProfilerOutage ProfilerWait::FailedLocked(absl::Time started, const absl::Status& error) {

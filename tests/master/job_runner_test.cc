@@ -120,10 +120,7 @@ class FakeTasks final : public TaskRunner {
         calls == 1) {
       stalled_slot = slot;
       stalled.Notify();
-      absl::Notification cancelled;
-      const int id = cancellation.Add([&] { cancelled.Notify(); });
-      cancelled.WaitForNotification();
-      cancellation.Remove(id);
+      cancellation.SleepUnlessCancelled(absl::InfiniteDuration());
       stalled_outcome = cancellation.failure().ok() ? absl::CancelledError("cancelled")
                                                     : cancellation.failure();
       return stalled_outcome;
@@ -131,10 +128,7 @@ class FakeTasks final : public TaskRunner {
     if (failing_block && task.header().block() == *failing_block) return failing_block_error;
     if (task.header().iteration() == hold_iteration && task.header().block() == hold_block) {
       held.Notify();
-      absl::Notification cancelled;
-      const int id = cancellation.Add([&] { cancelled.Notify(); });
-      cancelled.WaitForNotification();
-      cancellation.Remove(id);
+      cancellation.SleepUnlessCancelled(absl::InfiniteDuration());
       return absl::CancelledError("cancelled");
     }
     if (fine_tune_blocks) {
@@ -142,10 +136,7 @@ class FakeTasks final : public TaskRunner {
         absl::MutexLock lock(&mu_);
         if (!fine_tune_started.HasBeenNotified()) fine_tune_started.Notify();
       }
-      absl::Notification cancelled;
-      const int id = cancellation.Add([&] { cancelled.Notify(); });
-      cancelled.WaitForNotification();
-      cancellation.Remove(id);
+      cancellation.SleepUnlessCancelled(absl::InfiniteDuration());
       return absl::CancelledError("cancelled");
     }
     if (!fine_tune_error.ok()) return fine_tune_error;
