@@ -95,25 +95,33 @@ class ExactSearch {
   explicit ExactSearch(const Problem& p) : p_(p), layers_(p.layers) {}
 
   absl::StatusOr<std::pair<int, double>> Run() {
-    touched_.assign(layers_.size(), Touch::kNone);
-    auto position = [&](int layer_index) {
-      for (size_t j = 0; j < layers_.size(); ++j) {
-        if (layers_[j].layer_index == layer_index) return static_cast<int>(j);
-      }
-      return -1;
-    };
-    touched_[position(p_.block.layer_index)] = Touch::kOutputs;
-    for (const BlockDependent& dep : p_.block.dependents) {
-      if (dep.kind == BlockDependent::Kind::kDepthwiseConv) {
-        touched_[position(dep.layer_index)] = Touch::kDepthwise;
-      } else if (dep.kind == BlockDependent::Kind::kConsumer) {
-        touched_[position(dep.layer_index)] = Touch::kInputs;
-        features_per_channel_ = dep.features_per_channel;
+    touched_.assign(layers_.size(), Touch{});
+    absl::flat_hash_map<int, int> position;  // layer index -> index into layers_
+    for (size_t j = 0; j < layers_.size(); ++j) {
+      position[layers_[j].layer_index] = static_cast<int>(j);
+    }
+    for (const BlockMember& member : p_.block.members) {
+      auto it = position.find(member.layer_index);
+      if (it == position.end()) continue;  // batchnorm: costs nothing
+      Touch& touch = touched_[it->second];
+      touch.any = true;
+      switch (member.kind) {
+        case BlockMember::Kind::kProducer:
+          touch.outputs = true;
+          break;
+        case BlockMember::Kind::kDepthwiseConv:
+          touch.depthwise = &member;
+          break;
+        case BlockMember::Kind::kConsumer:
+          touch.inputs = &member;
+          break;
+        case BlockMember::Kind::kBatchNorm:
+          break;
       }
     }
     costs_.assign(layers_.size(), 0);
     for (size_t j = 0; j < layers_.size(); ++j) {
-      if (touched_[j] != Touch::kNone) continue;
+      if (touched_[j].any) continue;
       std::optional<double>& base = p_.base_costs[j];
       if (!base) {
         NETADAPT_ASSIGN_OR_RETURN(base, p_.model.LayerCost(layers_[j].shape));
@@ -129,24 +137,23 @@ class ExactSearch {
   }
 
  private:
-  enum class Touch { kNone, kOutputs, kDepthwise, kInputs };
+  // How the block's width reaches one costed layer (a conv may both consume and produce it).
+  struct Touch {
+    bool any = false;
+    bool outputs = false;                  // out_channels = width
+    const BlockMember* inputs = nullptr;     // in_channels = Resized(width)
+    const BlockMember* depthwise = nullptr;  // in = out = groups = Resized(width)
+  };
   // Below this many candidates a scan is cheaper than bounding and splitting.
   static constexpr int kScanBelow = 8;
 
   LayerShape ShapeAt(size_t j, int width) const {
     LayerShape shape = layers_[j].shape;
-    switch (touched_[j]) {
-      case Touch::kOutputs:
-        shape.out_channels = width;
-        break;
-      case Touch::kDepthwise:
-        shape.in_channels = shape.out_channels = shape.groups = width;
-        break;
-      case Touch::kInputs:
-        shape.in_channels = width * features_per_channel_;
-        break;
-      case Touch::kNone:
-        break;
+    const Touch& touch = touched_[j];
+    if (touch.outputs) shape.out_channels = width;
+    if (touch.inputs != nullptr) shape.in_channels = touch.inputs->Resized(width);
+    if (touch.depthwise != nullptr) {
+      shape.in_channels = shape.out_channels = shape.groups = touch.depthwise->Resized(width);
     }
     return shape;
   }
@@ -157,7 +164,7 @@ class ExactSearch {
     ++p_.stats.resource_computations;
     double total = 0;
     for (size_t j = 0; j < layers_.size(); ++j) {
-      if (touched_[j] == Touch::kNone) {
+      if (!touched_[j].any) {
         total += costs_[j];
         continue;
       }
@@ -172,7 +179,7 @@ class ExactSearch {
   std::optional<double> Bound(int first, int last) {
     double total = 0;
     for (size_t j = 0; j < layers_.size(); ++j) {
-      if (touched_[j] == Touch::kNone) {
+      if (!touched_[j].any) {
         total += costs_[j];
         continue;
       }
@@ -233,7 +240,6 @@ class ExactSearch {
   const std::vector<CostedLayer>& layers_;
   std::vector<Touch> touched_;
   std::vector<double> costs_;  // untouched layers only
-  int features_per_channel_ = 1;
   absl::flat_hash_map<int, double> resources_;
 };
 
@@ -282,8 +288,7 @@ absl::StatusOr<BlockSearch> BlockSearch::Create(const NetworkDef& network,
   search.blocks_ = FindBlocks(network, shapes);
   search.layers_ = CostedLayers(network, shapes, options.context);
   for (const Block& block : search.blocks_) {
-    search.candidates_.push_back(
-        CandidateRange(network.layers[block.layer_index].out_channels, options.channel_step));
+    search.candidates_.push_back(CandidateRange(block.width, options.channel_step));
   }
   search.network_ = network;
   search.options_ = options;

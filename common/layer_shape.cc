@@ -79,10 +79,15 @@ std::vector<CostedLayer> CostedLayers(const NetworkDef& network,
                                       const std::vector<TensorShape>& shapes,
                                       const CostContext& context) {
   std::vector<CostedLayer> costed;
+  // A chain needs no name resolution (the linear search costs whole networks in its loop).
+  const std::vector<std::vector<int>> inputs =
+      IsGraph(network) ? InputIndices(network) : std::vector<std::vector<int>>();
   for (size_t i = 0; i < network.layers.size(); ++i) {
     const Layer& layer = network.layers[i];
     if (!layer.IsWeighted()) continue;
-    const TensorShape& input = i == 0 ? network.input : shapes[i - 1];
+    const TensorShape& input = !inputs.empty() ? InputShape(network, shapes, inputs[i])
+                               : i == 0        ? network.input
+                                               : shapes[i - 1];
     costed.push_back({static_cast<int>(i), ShapeOf(layer, input, context)});
   }
   return costed;

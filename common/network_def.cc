@@ -3,14 +3,15 @@
 #include <array>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status_macros.h"
 
 namespace netadapt::common {
 namespace {
 
-constexpr std::array<std::pair<LayerOp, absl::string_view>, 10> kOpNames = {{
+constexpr std::array<std::pair<LayerOp, absl::string_view>, 16> kOpNames = {{
     {LayerOp::kConv2d, "conv2d"},
     {LayerOp::kLinear, "linear"},
     {LayerOp::kBatchNorm2d, "batchnorm2d"},
@@ -21,12 +22,19 @@ constexpr std::array<std::pair<LayerOp, absl::string_view>, 10> kOpNames = {{
     {LayerOp::kAdaptiveAvgPool2d, "adaptive_avgpool2d"},
     {LayerOp::kFlatten, "flatten"},
     {LayerOp::kDropout, "dropout"},
+    {LayerOp::kAdd, "add"},
+    {LayerOp::kConcat, "concat"},
+    {LayerOp::kMul, "mul"},
+    {LayerOp::kSigmoid, "sigmoid"},
+    {LayerOp::kHardsigmoid, "hardsigmoid"},
+    {LayerOp::kHardswish, "hardswish"},
 }};
 
 // Builds "layers[i] (name): <field> <problem>" errors.
 class LayerErrors {
  public:
-  LayerErrors(int index, const Layer& layer) : index_(index), layer_(layer) {}
+  LayerErrors(int index, const Layer& layer, std::string source = "its input")
+      : index_(index), layer_(layer), source_(std::move(source)) {}
 
   absl::Status Error(absl::string_view field, absl::string_view problem) const {
     return absl::InvalidArgumentError(
@@ -49,7 +57,7 @@ class LayerErrors {
   absl::Status RequireInputChannels(absl::string_view field, int declared,
                                     const TensorShape& in) const {
     if (declared == in.channels) return absl::OkStatus();
-    return Error(field, absl::StrCat("is ", declared, " but the previous layer outputs ",
+    return Error(field, absl::StrCat("is ", declared, " but ", source_, " outputs ",
                                      in.channels, " channels"));
   }
   absl::Status RequireNonEmptyOutput(const TensorShape& out) const {
@@ -61,6 +69,7 @@ class LayerErrors {
  private:
   int index_;
   const Layer& layer_;
+  std::string source_;  // what the layer reads, for messages: "the previous layer", ...
 };
 
 // Output size of a sliding window along one axis, as PyTorch computes it.
@@ -139,7 +148,14 @@ absl::StatusOr<TensorShape> LayerOutput(const LayerErrors& err, const Layer& l,
       return in;
     case LayerOp::kRelu:
     case LayerOp::kRelu6:
+    case LayerOp::kSigmoid:
+    case LayerOp::kHardsigmoid:
+    case LayerOp::kHardswish:
       return in;
+    case LayerOp::kAdd:
+    case LayerOp::kConcat:
+    case LayerOp::kMul:
+      break;  // several inputs: MergeOutput
     case LayerOp::kDropout:
       if (!(l.p >= 0 && l.p < 1)) return err.Error("p", "must be in [0, 1)");
       return in;
@@ -155,7 +171,87 @@ absl::StatusOr<TensorShape> LayerOutput(const LayerErrors& err, const Layer& l,
   return err.Error("op", "is not supported");
 }
 
+std::string ShapeText(const TensorShape& s) {
+  return absl::StrCat("[", s.channels, ", ", s.height, ", ", s.width, "]");
+}
+
+// The output of add, concat and mul. `inputs` are the input shapes, `flattened` whether they
+// are [batch, features] (all inputs must agree).
+absl::StatusOr<TensorShape> MergeOutput(const LayerErrors& err, const Layer& l,
+                                        const std::vector<TensorShape>& inputs) {
+  const TensorShape& first = inputs[0];
+  switch (l.op) {
+    case LayerOp::kAdd:
+      for (size_t k = 1; k < inputs.size(); ++k) {
+        if (!(inputs[k] == first)) {
+          return err.Error("inputs", absl::StrCat("must all have one shape: '", l.inputs[0],
+                                                  "' is ", ShapeText(first), " but '",
+                                                  l.inputs[k], "' is ", ShapeText(inputs[k])));
+        }
+      }
+      return first;
+    case LayerOp::kConcat: {
+      TensorShape out = first;
+      for (size_t k = 1; k < inputs.size(); ++k) {
+        if (inputs[k].height != first.height || inputs[k].width != first.width) {
+          return err.Error("inputs", absl::StrCat("must have one spatial size: '", l.inputs[0],
+                                                  "' is ", ShapeText(first), " but '",
+                                                  l.inputs[k], "' is ", ShapeText(inputs[k])));
+        }
+        out.channels += inputs[k].channels;
+      }
+      return out;
+    }
+    case LayerOp::kMul: {
+      const TensorShape& a = inputs[0];
+      const TensorShape& b = inputs[1];
+      const bool gate_a = a.height == 1 && a.width == 1;
+      const bool gate_b = b.height == 1 && b.width == 1;
+      if (a.channels == b.channels && (a == b || gate_a || gate_b)) {
+        return gate_a ? b : a;
+      }
+      return err.Error("inputs",
+                       absl::StrCat("must have one shape, or one must be a [C, 1, 1] gate of the "
+                                    "other's channels: '", l.inputs[0], "' is ", ShapeText(a),
+                                    " but '", l.inputs[1], "' is ", ShapeText(b)));
+    }
+    default:
+      break;
+  }
+  return err.Error("op", "is not supported");
+}
+
 }  // namespace
+
+InputArity ArityOf(LayerOp op) {
+  switch (op) {
+    case LayerOp::kAdd:
+    case LayerOp::kConcat:
+      return {2, 1 << 20};
+    case LayerOp::kMul:
+      return {2, 2};
+    default:
+      return {1, 1};
+  }
+}
+
+bool IsChannelWise(LayerOp op) {
+  switch (op) {
+    case LayerOp::kBatchNorm2d:
+    case LayerOp::kRelu:
+    case LayerOp::kRelu6:
+    case LayerOp::kSigmoid:
+    case LayerOp::kHardsigmoid:
+    case LayerOp::kHardswish:
+    case LayerOp::kMaxPool2d:
+    case LayerOp::kAvgPool2d:
+    case LayerOp::kAdaptiveAvgPool2d:
+    case LayerOp::kDropout:
+      return true;
+    default:
+      return false;
+  }
+}
 
 absl::string_view LayerOpName(LayerOp op) {
   for (const auto& [candidate, name] : kOpNames) {
@@ -259,6 +355,14 @@ Layer Layer::Dropout(std::string name, double p) {
   return l;
 }
 
+Layer Layer::Op(std::string name, LayerOp op, std::vector<std::string> inputs) {
+  Layer l;
+  l.name = std::move(name);
+  l.op = op;
+  l.inputs = std::move(inputs);
+  return l;
+}
+
 int NetworkDef::FindLayer(absl::string_view layer_name) const {
   for (size_t i = 0; i < layers.size(); ++i) {
     if (layers[i].name == layer_name) return static_cast<int>(i);
@@ -275,27 +379,129 @@ absl::StatusOr<std::vector<TensorShape>> InferShapes(const NetworkDef& network) 
   }
   if (network.layers.empty()) return absl::InvalidArgumentError("layers: must not be empty");
 
+  const size_t n = network.layers.size();
   std::vector<TensorShape> shapes;
-  shapes.reserve(network.layers.size());
-  absl::flat_hash_set<absl::string_view> names;
-  names.reserve(network.layers.size());
-  TensorShape current = input;
-  bool flattened = false;
-  for (size_t i = 0; i < network.layers.size(); ++i) {
+  shapes.reserve(n);
+  std::vector<bool> flattened;  // per layer output: [batch, features]
+  flattened.reserve(n);
+  std::vector<bool> used(n, false);
+  absl::flat_hash_map<absl::string_view, int> index_of;
+  index_of.reserve(n);
+  std::vector<TensorShape> in_shapes;
+  for (size_t i = 0; i < n; ++i) {
     const Layer& layer = network.layers[i];
-    const LayerErrors err(static_cast<int>(i), layer);
+    const LayerErrors err(static_cast<int>(i), layer,
+                          layer.inputs.empty()
+                              ? std::string("the previous layer")
+                              : absl::StrCat("its input '", layer.inputs[0], "'"));
     if (layer.name.empty()) return err.Error("name", "must not be empty");
-    if (!names.insert(layer.name).second) {
+    if (layer.name == kNetworkInputName) {
+      return err.Error("name", absl::StrCat("'", kNetworkInputName,
+                                            "' is reserved for the network input"));
+    }
+    // Inputs: the previous layer unless named; named ones must be earlier layers.
+    const InputArity arity = ArityOf(layer.op);
+    const int given = static_cast<int>(layer.inputs.size());
+    if (given == 0 && arity.min > 1) {
+      return err.Error("inputs", absl::StrCat("must name at least ", arity.min,
+                                              " layers for ", LayerOpName(layer.op)));
+    }
+    if (given > 0 && (given < arity.min || given > arity.max)) {
+      return err.Error(
+          "inputs",
+          arity.min == arity.max
+              ? absl::StrCat("must name exactly ", arity.min, " layer", arity.min > 1 ? "s" : "",
+                             " for ", LayerOpName(layer.op), ", got ", given)
+              : absl::StrCat("must name at least ", arity.min, " layers for ",
+                             LayerOpName(layer.op), ", got ", given));
+    }
+    in_shapes.clear();
+    bool in_flattened = false;
+    if (given == 0) {
+      if (i > 0) used[i - 1] = true;
+      in_shapes.push_back(i == 0 ? input : shapes[i - 1]);
+      in_flattened = i > 0 && flattened[i - 1];
+    } else {
+      for (int k = 0; k < given; ++k) {
+        const std::string& name = layer.inputs[k];
+        bool this_flattened = false;
+        if (name == kNetworkInputName) {
+          in_shapes.push_back(input);
+        } else {
+          auto it = index_of.find(name);
+          if (it == index_of.end()) {
+            const int later = network.FindLayer(name);
+            if (later < 0) {
+              return err.Error(absl::StrCat("inputs[", k, "]"),
+                               absl::StrCat("'", name, "' is not a layer of the network"));
+            }
+            return err.Error(absl::StrCat("inputs[", k, "]"),
+                             absl::StrCat("'", name, "' is layers[", later,
+                                          "], not an earlier layer: inputs must come before "
+                                          "the layer (layers are in topological order; a "
+                                          "later input would make a cycle)"));
+          }
+          used[it->second] = true;
+          in_shapes.push_back(shapes[it->second]);
+          this_flattened = flattened[it->second];
+        }
+        if (k > 0 && this_flattened != in_flattened) {
+          return err.Error("inputs", "mix [C, H, W] tensors and flattened [features] tensors");
+        }
+        in_flattened = this_flattened;
+      }
+    }
+    if (!index_of.emplace(layer.name, static_cast<int>(i)).second) {
       return err.Error("name", absl::StrCat("'", layer.name, "' is used by an earlier layer"));
     }
-    absl::StatusOr<TensorShape> out = LayerOutput(err, layer, current, flattened);
+    absl::StatusOr<TensorShape> out =
+        ArityOf(layer.op).max > 1 ? MergeOutput(err, layer, in_shapes)
+                                  : LayerOutput(err, layer, in_shapes[0], in_flattened);
     if (!out.ok()) return out.status();
-    flattened |= layer.op == LayerOp::kFlatten;
     if (auto s = err.RequireNonEmptyOutput(*out); !s.ok()) return s;
-    current = *out;
-    shapes.push_back(current);
+    shapes.push_back(*out);
+    flattened.push_back(in_flattened || layer.op == LayerOp::kFlatten);
+  }
+  for (size_t i = 0; i + 1 < n; ++i) {
+    if (used[i]) continue;
+    return LayerErrors(static_cast<int>(i), network.layers[i])
+        .Error("output", absl::StrCat("is used by no later layer; only the last layer (",
+                                      network.layers.back().name,
+                                      ") is the network output. Name it in a later layer's "
+                                      "inputs or remove it"));
   }
   return shapes;
+}
+
+std::vector<std::vector<int>> InputIndices(const NetworkDef& network) {
+  std::vector<std::vector<int>> result(network.layers.size());
+  absl::flat_hash_map<absl::string_view, int> index_of;
+  index_of.reserve(network.layers.size());
+  for (size_t i = 0; i < network.layers.size(); ++i) {
+    const Layer& layer = network.layers[i];
+    if (layer.inputs.empty()) {
+      result[i].push_back(i == 0 ? kNetworkInput : static_cast<int>(i) - 1);
+    } else {
+      for (const std::string& name : layer.inputs) {
+        if (name == kNetworkInputName) {
+          result[i].push_back(kNetworkInput);
+        } else {
+          auto it = index_of.find(name);
+          NETADAPT_CHECK(it != index_of.end());
+          result[i].push_back(it->second);
+        }
+      }
+    }
+    index_of.emplace(layer.name, static_cast<int>(i));
+  }
+  return result;
+}
+
+bool IsGraph(const NetworkDef& network) {
+  for (const Layer& layer : network.layers) {
+    if (!layer.inputs.empty()) return true;
+  }
+  return false;
 }
 
 absl::Status Validate(const NetworkDef& network) { return InferShapes(network).status(); }

@@ -10,7 +10,7 @@
 
 namespace netadapt::common {
 
-// The operations a sequential network may contain.
+// The operations a network may contain.
 enum class LayerOp {
   kConv2d,
   kLinear,
@@ -22,7 +22,25 @@ enum class LayerOp {
   kAdaptiveAvgPool2d,
   kFlatten,
   kDropout,
+  // Graph ops (residual and concatenating networks, squeeze-excite).
+  kAdd,          // element-wise sum of two or more inputs of one shape
+  kConcat,       // inputs joined along the channel axis (equal spatial sizes)
+  kMul,          // element-wise product of two inputs; one may be a [C, 1, 1] channel gate
+  kSigmoid,
+  kHardsigmoid,  // PyTorch's: relu6(x + 3) / 6
+  kHardswish,    // x * hardsigmoid(x)
 };
+
+// How many inputs an op takes: at least `min`, at most `max`.
+struct InputArity {
+  int min = 1;
+  int max = 1;
+};
+InputArity ArityOf(LayerOp op);
+
+// Ops that map each channel of their input to the same channel of their output (activations,
+// batchnorm, pools, dropout): a channel count passes through them unchanged.
+bool IsChannelWise(LayerOp op);
 
 // The op's name in JSON and in messages: "conv2d", "batchnorm2d", ...
 absl::string_view LayerOpName(LayerOp op);
@@ -55,10 +73,20 @@ struct TensorShape {
   }
 };
 
+// The name by which a layer's `inputs` refer to the network input. No layer may have it.
+inline constexpr absl::string_view kNetworkInputName = "input";
+// InputIndices' index for the network input.
+inline constexpr int kNetworkInput = -1;
+
 // One layer: plain metadata, no weights. Only the fields of its op are meaningful.
 struct Layer {
   std::string name;  // PyTorch module name, e.g. "features.0"; unique in a network.
   LayerOp op = LayerOp::kRelu;
+  // Names of the layers whose outputs this layer takes, in order (kNetworkInputName for the
+  // network input). Empty: the previous layer's output (the network input for the first
+  // layer), so a sequential network needs none. Inputs must come earlier in `layers`: the list
+  // is in topological order, which rules out cycles.
+  std::vector<std::string> inputs;
 
   // conv2d and linear (in/out features for linear).
   int in_channels = 0;
@@ -96,10 +124,14 @@ struct Layer {
   static Layer AdaptiveAvgPool2d(std::string name, Pair output_size);
   static Layer Flatten(std::string name);
   static Layer Dropout(std::string name, double p = 0.5);
+  // An op without fields (relu, relu6, flatten, sigmoid, hardsigmoid, hardswish, add, concat,
+  // mul) taking `inputs` (empty: the previous layer).
+  static Layer Op(std::string name, LayerOp op, std::vector<std::string> inputs = {});
 };
 
-// A sequential network definition: input shape plus ordered layers. Value type, cheap to copy
-// for the network sizes NetAdapt handles (tens of layers).
+// A network definition: input shape plus layers in topological order; the last layer's output
+// is the network's output. Value type, cheap to copy for the network sizes NetAdapt handles
+// (tens to a few hundred layers).
 struct NetworkDef {
   std::string name;
   TensorShape input;
@@ -111,11 +143,30 @@ struct NetworkDef {
 
 // Checks every layer and computes each layer's output shape (result[i] is the output of
 // layers[i]). InvalidArgument names the layer index, its name, the field and the problem, e.g.
-// "layers[3] (features.3): in_channels is 32 but the previous layer outputs 64 channels".
+// "layers[3] (features.3, conv2d): in_channels is 32 but its input outputs 64 channels".
 // Rejected: an empty network, unknown or duplicate names, non-positive sizes, mismatched
 // channels, groups that do not divide the channels, a shape that goes to zero, a linear layer
-// before flatten and a spatial layer (conv, batchnorm, pool, flatten) after it.
+// before flatten and a spatial layer (conv, batchnorm, pool, flatten) after it; in graph form,
+// an unknown input, an input that is not an earlier layer (a cycle), the wrong number of
+// inputs for the op, an add of different shapes, a concat of different spatial sizes, a mul
+// whose operands neither match nor broadcast as a channel gate, and a layer whose output
+// nothing uses (only the last layer is the network output).
 absl::StatusOr<std::vector<TensorShape>> InferShapes(const NetworkDef& network);
+
+// The indices of each layer's inputs (kNetworkInput for the network input), resolved from
+// `inputs` and the sequential default. `network` must be valid (InferShapes succeeded).
+std::vector<std::vector<int>> InputIndices(const NetworkDef& network);
+
+// The shape of input `k` of a layer, given its resolved input indices and the shapes
+// InferShapes returned.
+inline const TensorShape& InputShape(const NetworkDef& network,
+                                     const std::vector<TensorShape>& shapes,
+                                     const std::vector<int>& inputs, size_t k = 0) {
+  return inputs[k] == kNetworkInput ? network.input : shapes[inputs[k]];
+}
+
+// Whether any layer names its inputs (the network is a graph, not a chain).
+bool IsGraph(const NetworkDef& network);
 
 // InferShapes, for callers that only need the verdict.
 absl::Status Validate(const NetworkDef& network);

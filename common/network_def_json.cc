@@ -71,6 +71,12 @@ std::vector<absl::string_view> AllowedFields(LayerOp op) {
     case LayerOp::kRelu:
     case LayerOp::kRelu6:
     case LayerOp::kFlatten:
+    case LayerOp::kAdd:
+    case LayerOp::kConcat:
+    case LayerOp::kMul:
+    case LayerOp::kSigmoid:
+    case LayerOp::kHardsigmoid:
+    case LayerOp::kHardswish:
       return {};
   }
   return {};
@@ -88,6 +94,7 @@ absl::StatusOr<Layer> LayerFromProto(int index, const v1::Layer& proto) {
   Layer layer;
   layer.name = proto.name();
   layer.op = *op;
+  layer.inputs.assign(proto.inputs().begin(), proto.inputs().end());
   layer.in_channels = proto.in_channels();
   layer.out_channels = proto.out_channels();
   layer.bias = proto.has_bias() ? proto.bias() : true;
@@ -138,6 +145,7 @@ v1::NetworkDef NetworkDefToProto(const NetworkDef& network) {
     v1::Layer* out = proto.add_layers();
     out->set_name(l.name);
     out->set_op(std::string(LayerOpName(l.op)));
+    for (const std::string& input : l.inputs) out->add_inputs(input);
     switch (l.op) {
       case LayerOp::kConv2d:
         out->set_in_channels(l.in_channels);
@@ -173,6 +181,12 @@ v1::NetworkDef NetworkDefToProto(const NetworkDef& network) {
       case LayerOp::kRelu:
       case LayerOp::kRelu6:
       case LayerOp::kFlatten:
+      case LayerOp::kAdd:
+      case LayerOp::kConcat:
+      case LayerOp::kMul:
+      case LayerOp::kSigmoid:
+      case LayerOp::kHardsigmoid:
+      case LayerOp::kHardswish:
         break;
     }
   }

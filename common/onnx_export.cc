@@ -154,12 +154,24 @@ absl::StatusOr<std::string> ExportOnnx(const NetworkDef& def,
                {def.input.channels, def.input.height, def.input.width});
   GraphBuilder g(graph, weights);
 
-  std::string x = kInputName;
-  bool flattened = false;
+  // The ONNX value that holds each layer's output: the layer's name, or its input's value for
+  // layers that add no node (dropout, an adaptive pool that changes nothing).
+  const std::vector<std::vector<int>> input_indices = InputIndices(def);
+  std::vector<std::string> values(def.layers.size());
+  std::vector<bool> flattened_after(def.layers.size(), false);
+  auto value_of = [&](int index) -> const std::string& {
+    static const std::string input_name(kInputName);
+    return index == kNetworkInput ? input_name : values[index];
+  };
   for (size_t i = 0; i < def.layers.size(); ++i) {
     const Layer& layer = def.layers[i];
-    const TensorShape& in = i == 0 ? def.input : shapes[i - 1];
+    const std::vector<int>& sources = input_indices[i];
+    std::string x = value_of(sources[0]);
+    const TensorShape& in = InputShape(def, shapes, sources);
     const TensorShape& out = shapes[i];
+    flattened_after[i] = sources[0] != kNetworkInput && flattened_after[sources[0]];
+    std::vector<std::string> operands;
+    for (int k : sources) operands.push_back(value_of(k));
     auto refuse = [&](absl::string_view why) {
       return absl::InvalidArgumentError(absl::StrCat("layers[", i, "] (", layer.name, ", ",
                                                      LayerOpName(layer.op), "): ", why));
@@ -285,22 +297,76 @@ absl::StatusOr<std::string> ExportOnnx(const NetworkDef& def,
       case LayerOp::kFlatten: {
         onnx::NodeProto* node = g.AddNode("Flatten", layer.name, {x}, y);
         SetInt(node, "axis", 1);
-        flattened = true;
+        flattened_after[i] = true;
         x = y;
         break;
       }
       case LayerOp::kDropout:
         break;  // inference: the identity
+      case LayerOp::kSigmoid:
+        g.AddNode("Sigmoid", layer.name, {x}, y);
+        x = y;
+        break;
+      case LayerOp::kHardsigmoid: {
+        // PyTorch's relu6(x + 3) / 6; ONNX's default alpha is 0.2, so it is set.
+        onnx::NodeProto* node = g.AddNode("HardSigmoid", layer.name, {x}, y);
+        SetFloat(node, "alpha", 1.0f / 6.0f);
+        SetFloat(node, "beta", 0.5f);
+        x = y;
+        break;
+      }
+      case LayerOp::kHardswish: {
+        // HardSwish is an ONNX op from opset 14; at 13 it is x * HardSigmoid(x), as PyTorch's
+        // exporter writes it.
+        const std::string gate = layer.name + ".gate";
+        onnx::NodeProto* node = g.AddNode("HardSigmoid", gate, {x}, gate);
+        SetFloat(node, "alpha", 1.0f / 6.0f);
+        SetFloat(node, "beta", 0.5f);
+        g.AddNode("Mul", layer.name, {x, gate}, y);
+        x = y;
+        break;
+      }
+      case LayerOp::kAdd: {
+        // ONNX's Add takes two operands: a chain for more, the last named after the layer.
+        std::string sum = operands[0];
+        for (size_t k = 1; k < operands.size(); ++k) {
+          const std::string name =
+              k + 1 == operands.size() ? y : absl::StrCat(layer.name, ".partial", k);
+          g.AddNode("Add", name, {sum, operands[k]}, name);
+          sum = name;
+        }
+        x = y;
+        break;
+      }
+      case LayerOp::kMul:
+        g.AddNode("Mul", layer.name, operands, y);  // broadcasts a [N, C, 1, 1] gate
+        x = y;
+        break;
+      case LayerOp::kConcat: {
+        onnx::NodeProto* node = g.AddNode("Concat", layer.name, operands, y);
+        SetInt(node, "axis", 1);
+        x = y;
+        break;
+      }
     }
+    values[i] = x;
   }
-  // The last node's output (always `x`: every layer's node reads the previous one) becomes
-  // "logits"; an Identity when no layer added a node (only dropouts, say).
-  if (graph->node_size() == 0) {
-    g.AddNode("Identity", def.layers.back().name, {x}, kOutputName);
+  // The network's output becomes "logits": the last node's output is renamed when that node
+  // makes it and nothing else reads it, otherwise an Identity copies it.
+  const std::string& result = values.back();
+  bool rename = graph->node_size() > 0 &&
+                graph->node(graph->node_size() - 1).output(0) == result;
+  for (const onnx::NodeProto& node : graph->node()) {
+    for (const std::string& operand : node.input()) rename &= operand != result;
   }
-  graph->mutable_node(graph->node_size() - 1)->set_output(0, kOutputName);
+  if (rename) {
+    graph->mutable_node(graph->node_size() - 1)->set_output(0, kOutputName);
+  } else {
+    g.AddNode("Identity", absl::StrCat(def.layers.back().name, ".output"), {result},
+              kOutputName);
+  }
   const TensorShape& last = shapes.back();
-  if (flattened) {
+  if (flattened_after.back()) {
     SetValueInfo(graph->add_output(), kOutputName, {last.channels});
   } else {
     SetValueInfo(graph->add_output(), kOutputName, {last.channels, last.height, last.width});

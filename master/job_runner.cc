@@ -580,7 +580,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
                                  continue;
                                }
                                p.set_block(b);
-                               p.set_layer(current.network.layers[blocks[b].layer_index].name);
+                               p.set_layer(blocks[b].Description(current.network));
                                p.set_state(v1::Proposal::PENDING);
                              }
                            }));

@@ -168,8 +168,8 @@ class MasterLatencyModel final : public common::ResourceModel {
 };
 
 // Every layer shape the search for `block` can cost: the network's own shapes
-// and those of every candidate width (the block's layer, its dependents and its
-// consumer change).
+// and those of every candidate width (the block's producers, the depthwise convs
+// and consumers of its channels change).
 std::vector<common::LayerShape> SearchShapes(const common::NetworkDef& network,
                                              const common::Block& block, int channel_step,
                                              const common::CostContext& context) {
@@ -183,7 +183,7 @@ std::vector<common::LayerShape> SearchShapes(const common::NetworkDef& network,
     }
   };
   add(network);
-  const int width = network.layers[block.layer_index].out_channels;
+  const int width = block.width;
   for (int candidate : common::CandidateWidths(width, channel_step)) {
     if (candidate != width) add(common::WithBlockWidth(network, block, candidate));
   }

@@ -19,7 +19,11 @@
 #include <ATen/ops/max_pool2d.h>
 #include <ATen/ops/ones.h>
 #include <ATen/ops/relu.h>
+#include <ATen/ops/cat.h>
+#include <ATen/ops/hardsigmoid.h>
+#include <ATen/ops/hardswish.h>
 #include <ATen/ops/relu6.h>
+#include <ATen/ops/sigmoid.h>
 #include <ATen/ops/zeros.h>
 #include <c10/core/GradMode.h>
 
@@ -152,6 +156,7 @@ absl::StatusOr<Model> MakeModel(const common::NetworkDef& def, NamedTensors tens
 
   auto state = std::make_unique<ModelState>();
   state->def = def;
+  state->inputs = common::InputIndices(def);
   state->device = device;
   c10::NoGradGuard no_grad;
   for (const TensorSpec& spec : specs) {
@@ -176,16 +181,32 @@ at::Tensor OptionalBias(const ModelState& model, const Layer& layer) {
 
 at::Tensor Forward(const ModelState& model, const at::Tensor& input, bool training,
                    at::Generator* dropout_generator) {
-  at::Tensor x = input;
-  for (const Layer& layer : model.def.layers) {
+  const std::vector<Layer>& layers = model.def.layers;
+  const int n = static_cast<int>(layers.size());
+  // Each output is held until its last reader has run, so a chain keeps one tensor alive.
+  std::vector<int> last_use(n, -1);
+  for (int i = 0; i < n; ++i) {
+    for (int k : model.inputs[i]) {
+      if (k != common::kNetworkInput) last_use[k] = i;
+    }
+  }
+  std::vector<at::Tensor> outputs(n);
+  auto in = [&](int i, size_t k) -> const at::Tensor& {
+    const int source = model.inputs[i][k];
+    return source == common::kNetworkInput ? input : outputs[source];
+  };
+  for (int i = 0; i < n; ++i) {
+    const Layer& layer = layers[i];
+    const at::Tensor& x = in(i, 0);
+    at::Tensor y;
     switch (layer.op) {
       case LayerOp::kConv2d:
-        x = at::conv2d(x, TensorOf(model, layer, "weight"), OptionalBias(model, layer),
+        y = at::conv2d(x, TensorOf(model, layer, "weight"), OptionalBias(model, layer),
                        {layer.stride.h, layer.stride.w}, {layer.padding.h, layer.padding.w},
                        /*dilation=*/{1, 1}, layer.groups);
         break;
       case LayerOp::kLinear:
-        x = at::linear(x, TensorOf(model, layer, "weight"), OptionalBias(model, layer));
+        y = at::linear(x, TensorOf(model, layer, "weight"), OptionalBias(model, layer));
         break;
       case LayerOp::kBatchNorm2d: {
         if (training) {
@@ -193,32 +214,41 @@ at::Tensor Forward(const ModelState& model, const at::Tensor& input, bool traini
           c10::NoGradGuard no_grad;
           TensorOf(model, layer, "num_batches_tracked").add_(1);
         }
-        x = at::batch_norm(x, TensorOf(model, layer, "weight"), TensorOf(model, layer, "bias"),
+        y = at::batch_norm(x, TensorOf(model, layer, "weight"), TensorOf(model, layer, "bias"),
                            TensorOf(model, layer, "running_mean"),
                            TensorOf(model, layer, "running_var"), training, /*momentum=*/0.1,
                            layer.eps, /*cudnn_enabled=*/true);
         break;
       }
       case LayerOp::kRelu:
-        x = at::relu(x);
+        y = at::relu(x);
         break;
       case LayerOp::kRelu6:
-        x = at::relu6(x);
+        y = at::relu6(x);
+        break;
+      case LayerOp::kSigmoid:
+        y = at::sigmoid(x);
+        break;
+      case LayerOp::kHardsigmoid:
+        y = at::hardsigmoid(x);
+        break;
+      case LayerOp::kHardswish:
+        y = at::hardswish(x);
         break;
       case LayerOp::kMaxPool2d:
-        x = at::max_pool2d(x, {layer.kernel.h, layer.kernel.w}, {layer.stride.h, layer.stride.w},
+        y = at::max_pool2d(x, {layer.kernel.h, layer.kernel.w}, {layer.stride.h, layer.stride.w},
                            {layer.padding.h, layer.padding.w}, /*dilation=*/{1, 1},
                            layer.ceil_mode);
         break;
       case LayerOp::kAvgPool2d:
-        x = at::avg_pool2d(x, {layer.kernel.h, layer.kernel.w}, {layer.stride.h, layer.stride.w},
+        y = at::avg_pool2d(x, {layer.kernel.h, layer.kernel.w}, {layer.stride.h, layer.stride.w},
                            {layer.padding.h, layer.padding.w}, layer.ceil_mode);
         break;
       case LayerOp::kAdaptiveAvgPool2d:
-        x = at::adaptive_avg_pool2d(x, {layer.output_size.h, layer.output_size.w});
+        y = at::adaptive_avg_pool2d(x, {layer.output_size.h, layer.output_size.w});
         break;
       case LayerOp::kFlatten:
-        x = x.flatten(1);
+        y = x.flatten(1);
         break;
       case LayerOp::kDropout:
         if (training && dropout_generator != nullptr && x.is_cpu() && layer.p > 0 &&
@@ -227,14 +257,31 @@ at::Tensor Forward(const ModelState& model, const at::Tensor& input, bool traini
           const at::Tensor keep =
               at::empty_like(x, x.options().requires_grad(false))
                   .bernoulli_(1.0 - layer.p, *dropout_generator);
-          x = x * keep / (1.0 - layer.p);
+          y = x * keep / (1.0 - layer.p);
         } else {
-          x = at::dropout(x, layer.p, training);
+          y = at::dropout(x, layer.p, training);
         }
         break;
+      case LayerOp::kAdd:
+        y = x + in(i, 1);
+        for (size_t k = 2; k < model.inputs[i].size(); ++k) y = y + in(i, k);
+        break;
+      case LayerOp::kMul:
+        y = x * in(i, 1);  // broadcasts a [N, C, 1, 1] gate
+        break;
+      case LayerOp::kConcat: {
+        std::vector<at::Tensor> parts;
+        for (size_t k = 0; k < model.inputs[i].size(); ++k) parts.push_back(in(i, k));
+        y = at::cat(parts, 1);
+        break;
+      }
+    }
+    outputs[i] = std::move(y);
+    for (int k : model.inputs[i]) {
+      if (k != common::kNetworkInput && last_use[k] == i) outputs[k].reset();
     }
   }
-  return x;
+  return outputs[n - 1];
 }
 
 }  // namespace internal

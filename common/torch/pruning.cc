@@ -18,30 +18,58 @@ namespace netadapt::engine {
 namespace {
 
 using common::Block;
-using common::BlockDependent;
+using common::BlockMember;
 using common::Layer;
 
-// Kept filter indices: the `width` largest L2 norms, ties to the lower index, ascending.
-std::vector<int> ChooseFilters(const at::Tensor& weight, int width) {
-  const at::Tensor norms = weight.detach().flatten(1).norm(2, {1}).to(c10::kCPU).contiguous();
-  const float* norm = norms.data_ptr<float>();
-  std::vector<int> order(norms.numel());
+// Kept channel indices: the `width` largest group importances, ties to the lower index,
+// ascending. A channel's importance is the sum over the block's producers of its filter's
+// squared L2 norm (Torch-Pruning's default grouping); with one producer that orders the
+// channels as its L2 norms do. Summed in double: squares of distinct floats stay distinct.
+std::vector<int> ChooseChannels(const internal::ModelState& state, const Block& block,
+                                int width) {
+  std::vector<double> importance(block.width, 0.0);
+  for (int producer : block.producers) {
+    const at::Tensor& weight =
+        state.tensors.at(absl::StrCat(state.def.layers[producer].name, ".weight"));
+    const at::Tensor norms =
+        weight.detach().flatten(1).norm(2, {1}).to(c10::kCPU).contiguous();
+    const float* norm = norms.data_ptr<float>();
+    for (int c = 0; c < block.width; ++c) {
+      importance[c] += static_cast<double>(norm[c]) * static_cast<double>(norm[c]);
+    }
+  }
+  std::vector<int> order(block.width);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return norm[a] > norm[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return importance[a] > importance[b]; });
   order.resize(width);
   std::sort(order.begin(), order.end());
   return order;
 }
 
-// Input-feature indices of the consumer for the kept channels: channel c owns features
-// [c * per_channel, (c + 1) * per_channel) (flatten is channel-major).
-std::vector<int64_t> ConsumerFeatures(const std::vector<int>& kept, int per_channel) {
-  std::vector<int64_t> features;
-  features.reserve(kept.size() * per_channel);
-  for (int c : kept) {
-    for (int k = 0; k < per_channel; ++k) features.push_back(int64_t{c} * per_channel + k);
+// Indices along an axis laid out as `layout` that survive when block `block` keeps `kept`:
+// the block's segments keep the kept channels (each channel owns features_per_channel
+// consecutive features: flatten is channel-major), every other segment keeps everything.
+std::vector<int64_t> KeptIndices(const common::ChannelLayout& layout, int block,
+                                 const std::vector<int>& kept) {
+  std::vector<int64_t> indices;
+  int64_t offset = 0;
+  for (const common::ChannelSegment& segment : layout) {
+    const int per_channel = segment.features_per_channel;
+    if (segment.block == block) {
+      for (int c : kept) {
+        for (int k = 0; k < per_channel; ++k) {
+          indices.push_back(offset + int64_t{c} * per_channel + k);
+        }
+      }
+    } else {
+      for (int64_t f = 0; f < int64_t{segment.channels} * per_channel; ++f) {
+        indices.push_back(offset + f);
+      }
+    }
+    offset += int64_t{segment.channels} * per_channel;
   }
-  return features;
+  return indices;
 }
 
 at::Tensor IndexTensor(const std::vector<int64_t>& indices, c10::Device device) {
@@ -68,40 +96,33 @@ absl::StatusOr<PruneResult> PruneBlock(const Model& model, int block, int width)
                                                    " blocks"));
   }
   const Block& target = blocks[block];
-  const Layer& layer = state.def.layers[target.layer_index];
-  if (width < 1 || width > layer.out_channels) {
-    return absl::InvalidArgumentError(absl::StrCat("width: ", width, " is not in [1, ",
-                                                   layer.out_channels, "] for block ", block,
-                                                   " (", layer.name, ")"));
+  if (width < 1 || width > target.width) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("width: ", width, " is not in [1, ", target.width, "] for block ", block,
+                     " (", target.Description(state.def), ")"));
   }
 
   c10::NoGradGuard no_grad;
-  const std::vector<int> kept =
-      ChooseFilters(state.tensors.at(absl::StrCat(layer.name, ".weight")), width);
-  const at::Tensor channels =
-      IndexTensor(std::vector<int64_t>(kept.begin(), kept.end()), state.device);
+  const std::vector<int> kept = ChooseChannels(state, target, width);
 
   internal::NamedTensors tensors;
   for (const auto& [name, tensor] : state.tensors) tensors[name] = tensor.detach();
-  Slice(tensors, layer, "weight", 0, channels);
-  Slice(tensors, layer, "bias", 0, channels);
-  for (const BlockDependent& dep : target.dependents) {
-    const Layer& dependent = state.def.layers[dep.layer_index];
-    switch (dep.kind) {
-      case BlockDependent::Kind::kBatchNorm:
+  for (const BlockMember& member : target.members) {
+    const Layer& layer = state.def.layers[member.layer_index];
+    const at::Tensor index = IndexTensor(KeptIndices(member.layout, block, kept), state.device);
+    switch (member.kind) {
+      case BlockMember::Kind::kProducer:
+      case BlockMember::Kind::kDepthwiseConv:
+        Slice(tensors, layer, "weight", 0, index);
+        Slice(tensors, layer, "bias", 0, index);
+        break;
+      case BlockMember::Kind::kBatchNorm:
         for (const char* field : {"weight", "bias", "running_mean", "running_var"}) {
-          Slice(tensors, dependent, field, 0, channels);
+          Slice(tensors, layer, field, 0, index);
         }
         break;
-      case BlockDependent::Kind::kDepthwiseConv:
-        Slice(tensors, dependent, "weight", 0, channels);
-        Slice(tensors, dependent, "bias", 0, channels);
-        break;
-      case BlockDependent::Kind::kConsumer:
-        Slice(tensors, dependent, "weight", 1,
-              dep.features_per_channel == 1
-                  ? channels
-                  : IndexTensor(ConsumerFeatures(kept, dep.features_per_channel), state.device));
+      case BlockMember::Kind::kConsumer:
+        Slice(tensors, layer, "weight", 1, index);
         break;
     }
   }

@@ -119,7 +119,7 @@ std::vector<double> Targets(const NetworkDef& net, int block, ResourceModel& mod
   std::vector<double> targets = {full * 1.5, fraction(rng) * full, fraction(rng) * full, 0.0};
   const std::vector<Block> blocks = *FindBlocks(net);
   const std::vector<int> candidates =
-      CandidateWidths(net.layers[blocks[block].layer_index].out_channels, step);
+      CandidateWidths(blocks[block].width, step);
   const int pick = std::uniform_int_distribution<int>(0, candidates.size() - 1)(rng);
   targets.push_back(
       *NetworkResource(WithBlockWidth(net, blocks[block], candidates[pick]), {}, model));

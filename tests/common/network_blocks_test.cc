@@ -18,12 +18,27 @@ using ::netadapt::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 
-using Kind = BlockDependent::Kind;
+using Kind = BlockMember::Kind;
+
+// A chain block's members other than its producer, as the tests of the chain form see them.
+struct Dependent {
+  int layer_index;
+  Kind kind;
+  int features_per_channel;
+};
+std::vector<Dependent> Dependents(const Block& block) {
+  std::vector<Dependent> deps;
+  for (const BlockMember& m : block.members) {
+    if (m.kind != Kind::kProducer) deps.push_back({m.layer_index, m.kind, m.per_width});
+  }
+  return deps;
+}
+int ConsumerIndex(const Block& block) { return Dependents(block).back().layer_index; }
 
 // The names of the blocks' layers, in block order.
 std::vector<std::string> BlockNames(const NetworkDef& net, const std::vector<Block>& blocks) {
   std::vector<std::string> names;
-  for (const Block& block : blocks) names.push_back(net.layers[block.layer_index].name);
+  for (const Block& block : blocks) names.push_back(net.layers[block.layer_index()].name);
   return names;
 }
 
@@ -31,7 +46,7 @@ std::vector<std::string> BlockNames(const NetworkDef& net, const std::vector<Blo
 const Block* FindBlock(const NetworkDef& net, const std::vector<Block>& blocks,
                        const std::string& name) {
   for (const Block& block : blocks) {
-    if (net.layers[block.layer_index].name == name) return &block;
+    if (net.layers[block.layer_index()].name == name) return &block;
   }
   return nullptr;
 }
@@ -47,23 +62,23 @@ TEST(FindBlocksTest, AlexNetHasSevenBlocks) {
   // Between two convs only ReLUs and pools: the consumer is the only dependent.
   const Block* first = FindBlock(net, blocks, "features.0");
   ASSERT_NE(first, nullptr);
-  ASSERT_EQ(first->dependents.size(), 1u);
-  EXPECT_EQ(first->dependents[0].kind, Kind::kConsumer);
-  EXPECT_EQ(first->ConsumerIndex(), net.FindLayer("features.3"));
-  EXPECT_EQ(first->dependents[0].features_per_channel, 1);
+  ASSERT_EQ(Dependents(*first).size(), 1u);
+  EXPECT_EQ(Dependents(*first)[0].kind, Kind::kConsumer);
+  EXPECT_EQ(ConsumerIndex(*first), net.FindLayer("features.3"));
+  EXPECT_EQ(Dependents(*first)[0].features_per_channel, 1);
 
   // The last conv feeds the first linear layer through a 6x6 adaptive pool and a flatten.
   const Block* last_conv = FindBlock(net, blocks, "features.10");
   ASSERT_NE(last_conv, nullptr);
-  ASSERT_EQ(last_conv->dependents.size(), 1u);
-  EXPECT_EQ(last_conv->ConsumerIndex(), net.FindLayer("classifier.1"));
-  EXPECT_EQ(last_conv->dependents.back().kind, Kind::kConsumer);
-  EXPECT_EQ(last_conv->dependents.back().features_per_channel, 36);
+  ASSERT_EQ(Dependents(*last_conv).size(), 1u);
+  EXPECT_EQ(ConsumerIndex(*last_conv), net.FindLayer("classifier.1"));
+  EXPECT_EQ(Dependents(*last_conv).back().kind, Kind::kConsumer);
+  EXPECT_EQ(Dependents(*last_conv).back().features_per_channel, 36);
 
   const Block* hidden = FindBlock(net, blocks, "classifier.4");
   ASSERT_NE(hidden, nullptr);
-  EXPECT_EQ(hidden->ConsumerIndex(), net.FindLayer("classifier.6"));
-  EXPECT_EQ(hidden->dependents.back().features_per_channel, 1);
+  EXPECT_EQ(ConsumerIndex(*hidden), net.FindLayer("classifier.6"));
+  EXPECT_EQ(Dependents(*hidden).back().features_per_channel, 1);
 }
 
 TEST(FindBlocksTest, MobileNetBlocksAreTheFirstConvAndThePointwiseConvs) {
@@ -82,50 +97,50 @@ TEST(FindBlocksTest, MobileNetDependentsFollowTheDepthwiseConv) {
   ASSERT_EQ(blocks.size(), 14u);
 
   const Block& first = blocks[0];
-  EXPECT_EQ(first.layer_index, net.FindLayer("model.0.0"));
-  ASSERT_EQ(first.dependents.size(), 4u);
-  EXPECT_EQ(first.dependents[0].layer_index, net.FindLayer("model.0.1"));
-  EXPECT_EQ(first.dependents[0].kind, Kind::kBatchNorm);
-  EXPECT_EQ(first.dependents[1].layer_index, net.FindLayer("model.1.0"));
-  EXPECT_EQ(first.dependents[1].kind, Kind::kDepthwiseConv);
-  EXPECT_EQ(first.dependents[2].layer_index, net.FindLayer("model.1.1"));
-  EXPECT_EQ(first.dependents[2].kind, Kind::kBatchNorm);
-  EXPECT_EQ(first.dependents[3].layer_index, net.FindLayer("model.1.3"));
-  EXPECT_EQ(first.dependents[3].kind, Kind::kConsumer);
-  EXPECT_EQ(first.dependents[3].features_per_channel, 1);
+  EXPECT_EQ(first.layer_index(), net.FindLayer("model.0.0"));
+  ASSERT_EQ(Dependents(first).size(), 4u);
+  EXPECT_EQ(Dependents(first)[0].layer_index, net.FindLayer("model.0.1"));
+  EXPECT_EQ(Dependents(first)[0].kind, Kind::kBatchNorm);
+  EXPECT_EQ(Dependents(first)[1].layer_index, net.FindLayer("model.1.0"));
+  EXPECT_EQ(Dependents(first)[1].kind, Kind::kDepthwiseConv);
+  EXPECT_EQ(Dependents(first)[2].layer_index, net.FindLayer("model.1.1"));
+  EXPECT_EQ(Dependents(first)[2].kind, Kind::kBatchNorm);
+  EXPECT_EQ(Dependents(first)[3].layer_index, net.FindLayer("model.1.3"));
+  EXPECT_EQ(Dependents(first)[3].kind, Kind::kConsumer);
+  EXPECT_EQ(Dependents(first)[3].features_per_channel, 1);
 
   // Every pointwise block but the last has the same pattern, one stage further on.
   for (int k = 1; k <= 12; ++k) {
     SCOPED_TRACE(absl::StrCat("model.", k, ".3"));
     const Block& block = blocks[k];
-    EXPECT_EQ(block.layer_index, net.FindLayer(absl::StrCat("model.", k, ".3")));
-    ASSERT_EQ(block.dependents.size(), 4u);
+    EXPECT_EQ(block.layer_index(), net.FindLayer(absl::StrCat("model.", k, ".3")));
+    ASSERT_EQ(Dependents(block).size(), 4u);
     const std::string next = absl::StrCat("model.", k + 1, ".");
-    EXPECT_EQ(block.dependents[0].layer_index, net.FindLayer(absl::StrCat("model.", k, ".4")));
-    EXPECT_EQ(block.dependents[0].kind, Kind::kBatchNorm);
-    EXPECT_EQ(block.dependents[1].layer_index, net.FindLayer(next + "0"));
-    EXPECT_EQ(block.dependents[1].kind, Kind::kDepthwiseConv);
-    EXPECT_EQ(block.dependents[2].layer_index, net.FindLayer(next + "1"));
-    EXPECT_EQ(block.dependents[2].kind, Kind::kBatchNorm);
-    EXPECT_EQ(block.ConsumerIndex(), net.FindLayer(next + "3"));
+    EXPECT_EQ(Dependents(block)[0].layer_index, net.FindLayer(absl::StrCat("model.", k, ".4")));
+    EXPECT_EQ(Dependents(block)[0].kind, Kind::kBatchNorm);
+    EXPECT_EQ(Dependents(block)[1].layer_index, net.FindLayer(next + "0"));
+    EXPECT_EQ(Dependents(block)[1].kind, Kind::kDepthwiseConv);
+    EXPECT_EQ(Dependents(block)[2].layer_index, net.FindLayer(next + "1"));
+    EXPECT_EQ(Dependents(block)[2].kind, Kind::kBatchNorm);
+    EXPECT_EQ(ConsumerIndex(block), net.FindLayer(next + "3"));
   }
 
   // The last pointwise conv feeds fc through the average pool and flatten (1x1 map).
   const Block& last = blocks.back();
-  EXPECT_EQ(last.layer_index, net.FindLayer("model.13.3"));
-  ASSERT_EQ(last.dependents.size(), 2u);
-  EXPECT_EQ(last.dependents[0].layer_index, net.FindLayer("model.13.4"));
-  EXPECT_EQ(last.dependents[0].kind, Kind::kBatchNorm);
-  EXPECT_EQ(last.ConsumerIndex(), net.FindLayer("fc"));
-  EXPECT_EQ(last.dependents[1].kind, Kind::kConsumer);
-  EXPECT_EQ(last.dependents[1].features_per_channel, 1);
+  EXPECT_EQ(last.layer_index(), net.FindLayer("model.13.3"));
+  ASSERT_EQ(Dependents(last).size(), 2u);
+  EXPECT_EQ(Dependents(last)[0].layer_index, net.FindLayer("model.13.4"));
+  EXPECT_EQ(Dependents(last)[0].kind, Kind::kBatchNorm);
+  EXPECT_EQ(ConsumerIndex(last), net.FindLayer("fc"));
+  EXPECT_EQ(Dependents(last)[1].kind, Kind::kConsumer);
+  EXPECT_EQ(Dependents(last)[1].features_per_channel, 1);
 }
 
 TEST(FindBlocksTest, HelloWorldLastConvOutputsTheClasses) {
   NETADAPT_ASSERT_OK_AND_ASSIGN(NetworkDef net, ZooNetwork("helloworld", ZooOptions{}));
   NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
   EXPECT_THAT(BlockNames(net, blocks), ElementsAre("features.0", "features.2", "features.4"));
-  EXPECT_EQ(blocks.back().ConsumerIndex(), net.FindLayer("features.6"));
+  EXPECT_EQ(ConsumerIndex(blocks.back()), net.FindLayer("features.6"));
 }
 
 TEST(FindBlocksTest, Vgg16HasThirteenConvAndTwoLinearBlocks) {
@@ -133,13 +148,13 @@ TEST(FindBlocksTest, Vgg16HasThirteenConvAndTwoLinearBlocks) {
   NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
   ASSERT_EQ(blocks.size(), 15u);
   for (size_t b = 0; b < 13; ++b) {
-    EXPECT_EQ(net.layers[blocks[b].layer_index].op, LayerOp::kConv2d) << b;
+    EXPECT_EQ(net.layers[blocks[b].layer_index()].op, LayerOp::kConv2d) << b;
   }
-  EXPECT_EQ(net.layers[blocks[13].layer_index].name, "classifier.0");
-  EXPECT_EQ(net.layers[blocks[14].layer_index].name, "classifier.3");
+  EXPECT_EQ(net.layers[blocks[13].layer_index()].name, "classifier.0");
+  EXPECT_EQ(net.layers[blocks[14].layer_index()].name, "classifier.3");
   // The last conv reaches classifier.0 through a 7x7 adaptive pool.
-  EXPECT_EQ(blocks[12].ConsumerIndex(), net.FindLayer("classifier.0"));
-  EXPECT_EQ(blocks[12].dependents.back().features_per_channel, 49);
+  EXPECT_EQ(ConsumerIndex(blocks[12]), net.FindLayer("classifier.0"));
+  EXPECT_EQ(Dependents(blocks[12]).back().features_per_channel, 49);
 }
 
 // A conv feeding a grouped (not depthwise) conv is not prunable on its own; the grouped conv
@@ -173,12 +188,12 @@ TEST(WithBlockWidthTest, EveryZooBlockStaysValidAtNewWidths) {
     ASSERT_FALSE(blocks.empty()) << name;
     for (const Block& block : blocks) {
       for (int width : {8, 3, 1}) {
-        SCOPED_TRACE(absl::StrCat(name, " ", net.layers[block.layer_index].name, " width ",
+        SCOPED_TRACE(absl::StrCat(name, " ", net.layers[block.layer_index()].name, " width ",
                                   width));
         const NetworkDef resized = WithBlockWidth(net, block, width);
         EXPECT_THAT(Validate(resized), IsOk());
-        EXPECT_EQ(resized.layers[block.layer_index].out_channels, width);
-        for (const BlockDependent& dep : block.dependents) {
+        EXPECT_EQ(resized.layers[block.layer_index()].out_channels, width);
+        for (const Dependent& dep : Dependents(block)) {
           const Layer& layer = resized.layers[dep.layer_index];
           switch (dep.kind) {
             case Kind::kBatchNorm:
@@ -195,7 +210,7 @@ TEST(WithBlockWidthTest, EveryZooBlockStaysValidAtNewWidths) {
           }
         }
         // The original is left alone.
-        EXPECT_NE(net.layers[block.layer_index].out_channels, width);
+        EXPECT_NE(net.layers[block.layer_index()].out_channels, width);
       }
     }
   }

@@ -21,11 +21,12 @@ inline void AnalyseNetwork(const common::NetworkDef& network) {
   (void)common::NetworkTensors(network);
   // What the master does to propose: each block at half its width (at least 1).
   for (const common::Block& block : blocks) {
-    const common::Layer& layer = network.layers[block.layer_index];
-    const int width = layer.out_channels > 1 ? layer.out_channels / 2 : 1;
+    const int width = block.width > 1 ? block.width / 2 : 1;
     const common::NetworkDef smaller = common::WithBlockWidth(network, block, width);
-    (void)common::InferShapes(smaller);
+    // A resized network must stay valid: the groups' rules are what keep it so.
+    if (!common::InferShapes(smaller).ok()) __builtin_trap();
   }
+  (void)common::ExplainBlocks(network);
   absl::StatusOr<common::NetworkDef> again =
       common::NetworkDefFromJson(common::NetworkDefToJson(network));
   (void)again;

@@ -17,7 +17,7 @@ namespace netadapt::engine {
 namespace {
 
 using common::Block;
-using common::BlockDependent;
+using common::BlockMember;
 using common::Layer;
 using common::LayerOp;
 using ::netadapt::testing::StatusIs;
@@ -54,31 +54,39 @@ void RandomiseWeights(Model& model) {
   }
 }
 
-void ZeroChannel(internal::NamedTensors& tensors, const Layer& layer, const char* field, int c) {
+void ZeroChannel(internal::NamedTensors& tensors, const Layer& layer, const char* field,
+                 int64_t c) {
   auto it = tensors.find(absl::StrCat(layer.name, ".", field));
   if (it != tensors.end()) it->second.select(0, c).zero_();
 }
 
-// The original model with block `b`'s dropped filters silenced: the filter, its bias and every
-// batchnorm/depthwise term that could make the channel non-zero, so the consumer sees zeros.
-Model SilenceDroppedFilters(const Model& original, const Block& block,
-                            const std::vector<int>& kept) {
+// The original model with block `block`'s dropped channels silenced at every producer, and at
+// every batchnorm and depthwise conv they pass through (their affine terms would make the
+// channel non-zero again), at the channel's offset in each layer's input. Consumers are left
+// alone: they then see zeros where the pruned model has no channel.
+Model SilenceDroppedChannels(const Model& original, int b, const Block& block,
+                             const std::vector<int>& kept) {
   auto copy = original.CopyTo(original.device());
   EXPECT_TRUE(copy.ok());
   Model silenced = std::move(copy).value();
   c10::NoGradGuard no_grad;
   auto& tensors = silenced.state().tensors;
   const auto& layers = silenced.def().layers;
-  std::vector<bool> keep(layers[block.layer_index].out_channels, false);
+  std::vector<bool> keep(block.width, false);
   for (int c : kept) keep[c] = true;
-  for (int c = 0; c < static_cast<int>(keep.size()); ++c) {
-    if (keep[c]) continue;
-    ZeroChannel(tensors, layers[block.layer_index], "weight", c);
-    ZeroChannel(tensors, layers[block.layer_index], "bias", c);
-    for (const BlockDependent& dep : block.dependents) {
-      if (dep.kind == BlockDependent::Kind::kConsumer) continue;
-      ZeroChannel(tensors, layers[dep.layer_index], "weight", c);
-      ZeroChannel(tensors, layers[dep.layer_index], "bias", c);
+  for (const BlockMember& member : block.members) {
+    if (member.kind == BlockMember::Kind::kConsumer) continue;
+    const Layer& layer = layers[member.layer_index];
+    int64_t offset = 0;
+    for (const common::ChannelSegment& segment : member.layout) {
+      if (segment.block == b) {
+        for (int c = 0; c < block.width; ++c) {
+          if (keep[c]) continue;
+          ZeroChannel(tensors, layer, "weight", offset + c);
+          ZeroChannel(tensors, layer, "bias", offset + c);
+        }
+      }
+      offset += segment.channels;
     }
   }
   return silenced;
@@ -99,18 +107,20 @@ TEST_P(PruningEquivalenceTest, PrunedModelMatchesSilencedOriginalForEveryBlock) 
       at::randn({4, def.input.channels, def.input.height, def.input.width});
   c10::NoGradGuard no_grad;
   for (int b = 0; b < static_cast<int>(blocks.size()); ++b) {
-    const int width = def.layers[blocks[b].layer_index].out_channels;
+    const int width = blocks[b].width;
     const int new_width = std::max(1, width / 2 - 1);
     NETADAPT_ASSERT_OK_AND_ASSIGN(PruneResult pruned, PruneBlock(model, b, new_width));
-    EXPECT_EQ(pruned.model.def().layers[blocks[b].layer_index].out_channels, new_width);
+    for (int producer : blocks[b].producers) {
+      EXPECT_EQ(pruned.model.def().layers[producer].out_channels, new_width);
+    }
     ASSERT_EQ(pruned.kept_filters.size(), static_cast<size_t>(new_width));
-    const Model silenced = SilenceDroppedFilters(model, blocks[b], pruned.kept_filters);
+    const Model silenced = SilenceDroppedChannels(model, b, blocks[b], pruned.kept_filters);
     const at::Tensor expected = internal::Forward(silenced.state(), input, /*training=*/false);
     const at::Tensor actual = internal::Forward(pruned.model.state(), input, false);
     ASSERT_EQ(actual.sizes(), expected.sizes());
     ASSERT_GT(expected.abs().max().item<double>(), 0.1) << "logits too small to compare";
     EXPECT_LT((actual - expected).abs().max().item<double>(), 1e-5)
-        << GetParam() << " block " << b << " (" << def.layers[blocks[b].layer_index].name << ")";
+        << GetParam() << " block " << b << " (" << blocks[b].Description(def) << ")";
     // Sanity: the silenced channels mattered, so the comparison is not vacuous.
     const at::Tensor unpruned = internal::Forward(model.state(), input, false);
     EXPECT_GT((unpruned - expected).abs().max().item<double>(), 1e-3) << "block " << b;

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/network_def.h"
@@ -20,6 +21,8 @@ using NamedTensors = std::map<std::string, at::Tensor>;
 
 struct ModelState {
   common::NetworkDef def;
+  // common::InputIndices(def), resolved once: the forward pass follows it.
+  std::vector<std::vector<int>> inputs;
   c10::Device device = c10::Device(c10::kCPU);
   NamedTensors tensors;
 };
