@@ -50,6 +50,7 @@ inline common::NetworkDef GraphOpNetwork() {
       Layer::Relu("fc1.relu"),
       Layer::Linear("fc2", 12, 5),
   };
+  def.layers[5].inputs = {"stem.relu"};  // b.conv: the second branch
   return def;
 }
 
