@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/zoo.h"
+#include "tests/testing/graph_network.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::common {
@@ -225,6 +226,193 @@ TEST(WithBlockWidthTest, LeavesOtherLayersUnchanged) {
   EXPECT_EQ(WidthsString(resized), "64 100 384 256 256 4096 4096 10");
   EXPECT_EQ(resized.layers[net.FindLayer("features.6")].in_channels, 100);
   EXPECT_EQ(resized.layers[net.FindLayer("features.3")].in_channels, 64);
+}
+
+// ---- Channel groups in graphs -----------------------------------------------------------
+
+std::vector<std::string> ProducerNames(const NetworkDef& net, const Block& block) {
+  std::vector<std::string> names;
+  for (int p : block.producers) names.push_back(net.layers[p].name);
+  return names;
+}
+
+// The members of `block` of one kind, by layer name.
+std::vector<std::string> MemberNames(const NetworkDef& net, const Block& block, Kind kind) {
+  std::vector<std::string> names;
+  for (const BlockMember& m : block.members) {
+    if (m.kind == kind) names.push_back(net.layers[m.layer_index].name);
+  }
+  return names;
+}
+
+const BlockMember* FindMember(const NetworkDef& net, const Block& block, const std::string& name,
+                              Kind kind) {
+  for (const BlockMember& m : block.members) {
+    if (m.kind == kind && net.layers[m.layer_index].name == name) return &m;
+  }
+  return nullptr;
+}
+
+TEST(ChannelGroupsTest, GraphOpNetworkGroups) {
+  const NetworkDef net = testing::GraphOpNetwork();
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
+  ASSERT_EQ(blocks.size(), 6u);
+  // The residual add and the squeeze-excite mul tie three producers.
+  EXPECT_THAT(ProducerNames(net, blocks[0]), ElementsAre("stem.conv", "mix.conv", "se.expand"));
+  EXPECT_EQ(blocks[0].width, 16);
+  EXPECT_THAT(MemberNames(net, blocks[0], Kind::kBatchNorm),
+              ElementsAre("stem.bn", "mix.bn", "dw.bn"));
+  EXPECT_THAT(MemberNames(net, blocks[0], Kind::kDepthwiseConv), ElementsAre("dw"));
+  EXPECT_THAT(MemberNames(net, blocks[0], Kind::kConsumer),
+              ElementsAre("a.conv", "b.conv", "se.reduce", "pw"));
+  EXPECT_THAT(ProducerNames(net, blocks[1]), ElementsAre("a.conv"));
+  EXPECT_THAT(ProducerNames(net, blocks[2]), ElementsAre("b.conv"));
+  EXPECT_THAT(ProducerNames(net, blocks[3]), ElementsAre("se.reduce"));
+  EXPECT_THAT(ProducerNames(net, blocks[4]), ElementsAre("pw"));
+  EXPECT_THAT(ProducerNames(net, blocks[5]), ElementsAre("fc1"));
+
+  // The concat lays a.conv's channels at offset 0 and b.conv's at 8 of mix.conv's input.
+  const BlockMember* a_in = FindMember(net, blocks[1], "mix.conv", Kind::kConsumer);
+  ASSERT_NE(a_in, nullptr);
+  ASSERT_EQ(a_in->layout.size(), 2u);
+  EXPECT_EQ(a_in->layout[0], (ChannelSegment{1, 8, 1}));
+  EXPECT_EQ(a_in->layout[1], (ChannelSegment{2, 8, 1}));
+  EXPECT_EQ(a_in->fixed, 8);
+  EXPECT_EQ(a_in->per_width, 1);
+  EXPECT_EQ(a_in->Resized(4), 12);
+  // pw reaches fc1 through a 2x2 pool and a flatten: 64 features per channel.
+  const BlockMember* pw_in = FindMember(net, blocks[4], "fc1", Kind::kConsumer);
+  ASSERT_NE(pw_in, nullptr);
+  EXPECT_EQ(pw_in->per_width, 64);
+  EXPECT_EQ(pw_in->fixed, 0);
+  // fc2 outputs the logits: not a block.
+  for (const Block& block : blocks) {
+    EXPECT_NE(net.layers[block.layer_index()].name, "fc2");
+  }
+}
+
+TEST(ChannelGroupsTest, ResizingAGroupResizesEveryMember) {
+  const NetworkDef net = testing::GraphOpNetwork();
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
+  const NetworkDef resized = WithBlockWidth(net, blocks[0], 8);
+  ASSERT_THAT(Validate(resized), IsOk());
+  EXPECT_EQ(resized.layers[resized.FindLayer("stem.conv")].out_channels, 8);
+  EXPECT_EQ(resized.layers[resized.FindLayer("mix.conv")].out_channels, 8);
+  EXPECT_EQ(resized.layers[resized.FindLayer("se.expand")].out_channels, 8);
+  EXPECT_EQ(resized.layers[resized.FindLayer("dw")].groups, 8);
+  EXPECT_EQ(resized.layers[resized.FindLayer("pw")].in_channels, 8);
+  EXPECT_EQ(resized.layers[resized.FindLayer("se.reduce")].in_channels, 8);
+  // Concat: b.conv shrinks, mix.conv's input follows; a.conv's part stays.
+  const NetworkDef narrower_b = WithBlockWidth(net, blocks[2], 3);
+  ASSERT_THAT(Validate(narrower_b), IsOk());
+  EXPECT_EQ(narrower_b.layers[narrower_b.FindLayer("mix.conv")].in_channels, 11);
+  // Flatten: fc1 takes 64 features per pw channel.
+  const NetworkDef narrower_pw = WithBlockWidth(net, blocks[4], 5);
+  ASSERT_THAT(Validate(narrower_pw), IsOk());
+  EXPECT_EQ(narrower_pw.layers[narrower_pw.FindLayer("fc1")].in_channels, 5 * 64);
+}
+
+TEST(ChannelGroupsTest, AResidualOnTheNetworkInputIsNotPrunable) {
+  NetworkDef net;
+  net.input = {4, 6, 6};
+  net.layers = {
+      Layer::Conv2d("conv", 4, 4, {3, 3}, {1, 1}, {1, 1}),
+      Layer::Op("add", LayerOp::kAdd, {"conv", "input"}),
+      Layer::Conv2d("head", 4, 8, {1, 1}),
+      Layer::Conv2d("out", 8, 2, {1, 1}),
+  };
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
+  EXPECT_THAT(BlockNames(net, blocks), ElementsAre("head"));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::string explained, ExplainBlocks(net));
+  EXPECT_THAT(explained, ::testing::HasSubstr("not prunable: conv (tied to the network input)"));
+  EXPECT_THAT(explained, ::testing::HasSubstr("not prunable: out (tied to the network output)"));
+}
+
+// An add of a concat and a single tensor would have to split one group across two: refused as
+// not prunable (and said so), never resized into an invalid network.
+TEST(ChannelGroupsTest, AnAddOfDifferentSplitsIsNotPrunable) {
+  NetworkDef net;
+  net.input = {3, 6, 6};
+  net.layers = {
+      Layer::Conv2d("a", 3, 4, {1, 1}),
+      Layer::Conv2d("b", 3, 4, {1, 1}),
+      Layer::Op("cat", LayerOp::kConcat, {"a", "b"}),
+      Layer::Conv2d("c", 3, 8, {1, 1}),
+      Layer::Op("add", LayerOp::kAdd, {"cat", "c"}),
+      Layer::Conv2d("head", 8, 6, {1, 1}),
+      Layer::Conv2d("out", 6, 2, {1, 1}),
+  };
+  net.layers[1].inputs = {"input"};
+  net.layers[3].inputs = {"input"};
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
+  EXPECT_THAT(BlockNames(net, blocks), ElementsAre("head"));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::string explained, ExplainBlocks(net));
+  EXPECT_THAT(explained, ::testing::HasSubstr("not prunable: a (tied by add add"));
+}
+
+// Two concats of the same pair of groups, then an add of them: aligned, so the groups stay
+// prunable and the add's consumer sees both at their offsets.
+TEST(ChannelGroupsTest, AnAddOfAlignedConcatsTiesThemPartByPart) {
+  NetworkDef net;
+  net.input = {3, 6, 6};
+  net.layers = {
+      Layer::Conv2d("a", 3, 4, {1, 1}),
+      Layer::Conv2d("b", 3, 6, {1, 1}),
+      Layer::Op("cat1", LayerOp::kConcat, {"a", "b"}),
+      Layer::Conv2d("c", 3, 4, {1, 1}),
+      Layer::Conv2d("d", 3, 6, {1, 1}),
+      Layer::Op("cat2", LayerOp::kConcat, {"c", "d"}),
+      Layer::Op("add", LayerOp::kAdd, {"cat1", "cat2"}),
+      Layer::Conv2d("out", 10, 2, {1, 1}),
+  };
+  for (int i : {1, 3, 4}) net.layers[i].inputs = {"input"};
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
+  ASSERT_EQ(blocks.size(), 2u);
+  EXPECT_THAT(ProducerNames(net, blocks[0]), ElementsAre("a", "c"));
+  EXPECT_THAT(ProducerNames(net, blocks[1]), ElementsAre("b", "d"));
+  const NetworkDef resized = WithBlockWidth(net, blocks[1], 2);
+  ASSERT_THAT(Validate(resized), IsOk());
+  EXPECT_EQ(resized.layers.back().in_channels, 6);
+}
+
+TEST(ChannelGroupsTest, LabelsNameTheModuleTheProducersShare) {
+  const NetworkDef net = testing::GraphOpNetwork();
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> blocks, FindBlocks(net));
+  // stem.conv, mix.conv, se.expand share no module: the first producer names the group.
+  EXPECT_EQ(blocks[0].name, "stem.conv");
+  EXPECT_EQ(blocks[0].Description(net), "stem.conv (3 layers: stem.conv, mix.conv, se.expand)");
+  EXPECT_EQ(blocks[1].Description(net), "a.conv");
+
+  // layer1's group as in a ResNet: conv1 and two blocks' conv2 -> "layer1" (2 of 3).
+  NetworkDef resnet_like;
+  resnet_like.input = {3, 8, 8};
+  resnet_like.layers = {
+      Layer::Conv2d("conv1", 3, 4, {3, 3}, {1, 1}, {1, 1}),
+      Layer::Relu("relu"),
+      Layer::Conv2d("layer1.0.conv1", 4, 4, {3, 3}, {1, 1}, {1, 1}),
+      Layer::Conv2d("layer1.0.conv2", 4, 4, {3, 3}, {1, 1}, {1, 1}),
+      Layer::Op("layer1.0.add", LayerOp::kAdd, {"layer1.0.conv2", "relu"}),
+      Layer::Conv2d("layer1.1.conv1", 4, 4, {3, 3}, {1, 1}, {1, 1}),
+      Layer::Conv2d("layer1.1.conv2", 4, 4, {3, 3}, {1, 1}, {1, 1}),
+      Layer::Op("layer1.1.add", LayerOp::kAdd, {"layer1.1.conv2", "layer1.0.add"}),
+      Layer::Conv2d("fc", 4, 2, {1, 1}),
+  };
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<Block> groups, FindBlocks(resnet_like));
+  ASSERT_EQ(groups.size(), 3u);
+  EXPECT_EQ(groups[0].Description(resnet_like),
+            "layer1 (3 layers: conv1, layer1.0.conv2, layer1.1.conv2)");
+  EXPECT_EQ(groups[1].Description(resnet_like), "layer1.0.conv1");
+}
+
+TEST(ChannelGroupsTest, ExplainListsEveryBlockAndWhatItResizes) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::string explained,
+                                ExplainBlocks(testing::GraphOpNetwork()));
+  EXPECT_THAT(explained,
+              ::testing::HasSubstr("block 0: stem.conv (3 layers: stem.conv, mix.conv, "
+                                   "se.expand), width 16; also resizes 8 layers: stem.bn, "
+                                   "a.conv, b.conv, mix.bn, se.reduce, dw, dw.bn, pw\n"));
+  EXPECT_THAT(explained, ::testing::HasSubstr("block 5: fc1, width 12; also resizes 1 layer: fc2"));
+  EXPECT_THAT(explained, ::testing::HasSubstr("not prunable: fc2 (tied to the network output)"));
 }
 
 }  // namespace

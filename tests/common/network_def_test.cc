@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -391,6 +392,131 @@ TEST(NetworkDefTest, FindLayer) {
   EXPECT_EQ(net.FindLayer("conv2"), 2);
   EXPECT_EQ(net.FindLayer("missing"), -1);
 }
+
+// ---- Graph form -------------------------------------------------------------------------
+
+// conv -> bn -> relu, then a second conv whose output is added back to the relu's: a residual.
+NetworkDef ResidualNetwork() {
+  NetworkDef net;
+  net.name = "residual";
+  net.input = {3, 8, 8};
+  net.layers = {
+      Layer::Conv2d("stem", 3, 8, {3, 3}, {1, 1}, {1, 1}),
+      Layer::Relu("stem.relu"),
+      Layer::Conv2d("branch", 8, 8, {3, 3}, {1, 1}, {1, 1}),
+      Layer::Op("add", LayerOp::kAdd, {"branch", "stem.relu"}),
+      Layer::Relu("relu"),
+      Layer::AdaptiveAvgPool2d("pool", {1, 1}),
+      Layer::Flatten("flatten"),
+      Layer::Linear("fc", 8, 4),
+  };
+  return net;
+}
+
+TEST(GraphShapesTest, ResidualAddKeepsTheShape) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<TensorShape> shapes,
+                                InferShapes(ResidualNetwork()));
+  EXPECT_EQ(shapes[3], (TensorShape{8, 8, 8}));
+  EXPECT_EQ(shapes.back(), (TensorShape{4, 1, 1}));
+  EXPECT_TRUE(IsGraph(ResidualNetwork()));
+}
+
+TEST(GraphShapesTest, ConcatSumsChannelsAndMulBroadcastsAGate) {
+  NetworkDef net;
+  net.input = {4, 6, 6};
+  net.layers = {
+      Layer::Conv2d("a", 4, 3, {1, 1}),
+      Layer::Conv2d("b", 4, 5, {3, 3}, {1, 1}, {1, 1}, 1, true),
+      Layer::Op("cat", LayerOp::kConcat, {"a", "b"}),
+      Layer::AdaptiveAvgPool2d("squeeze", {1, 1}),
+      Layer::Op("gate", LayerOp::kSigmoid),
+      Layer::Op("scaled", LayerOp::kMul, {"cat", "gate"}),
+      Layer::Op("act", LayerOp::kHardswish),
+      Layer::Op("act2", LayerOp::kHardsigmoid),
+  };
+  net.layers[1].inputs = {"input"};  // both branches read the network input
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<TensorShape> shapes, InferShapes(net));
+  EXPECT_EQ(shapes[2], (TensorShape{8, 6, 6}));
+  EXPECT_EQ(shapes[4], (TensorShape{8, 1, 1}));
+  EXPECT_EQ(shapes[5], (TensorShape{8, 6, 6}));
+  EXPECT_EQ(shapes.back(), (TensorShape{8, 6, 6}));
+  EXPECT_THAT(InputIndices(net)[1], ElementsAre(kNetworkInput));
+  EXPECT_THAT(InputIndices(net)[5], ElementsAre(2, 4));
+  EXPECT_THAT(InputIndices(net)[0], ElementsAre(kNetworkInput));
+}
+
+// Each bad graph is refused naming the layer and the problem.
+struct BadGraph {
+  std::string what;
+  std::function<void(NetworkDef&)> mutate;
+  std::vector<std::string> message;  // substrings
+};
+
+class BadGraphTest : public ::testing::TestWithParam<BadGraph> {};
+
+TEST_P(BadGraphTest, IsRefusedNamingTheLayer) {
+  NetworkDef net = ResidualNetwork();
+  GetParam().mutate(net);
+  absl::Status status = InferShapes(net).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  for (const std::string& part : GetParam().message) {
+    EXPECT_THAT(std::string(status.message()), HasSubstr(part));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Graph, BadGraphTest,
+    ::testing::Values(
+        BadGraph{"unknown_input",
+                 [](NetworkDef& n) { n.layers[3].inputs = {"branch", "nope"}; },
+                 {"layers[3] (add, add)", "inputs[1]", "'nope' is not a layer"}},
+        BadGraph{"later_input_is_a_cycle",
+                 [](NetworkDef& n) { n.layers[2].inputs = {"relu"}; },
+                 {"layers[2] (branch, conv2d)", "inputs[0]", "'relu' is layers[4]", "cycle"}},
+        BadGraph{"self_input",
+                 [](NetworkDef& n) { n.layers[3].inputs = {"add", "branch"}; },
+                 {"layers[3] (add, add)", "not an earlier layer"}},
+        BadGraph{"add_of_mismatched_shapes",
+                 [](NetworkDef& n) {
+                   n.layers[2] = Layer::Conv2d("branch", 8, 8, {3, 3}, {2, 2}, {1, 1});
+                 },
+                 {"layers[3] (add, add)", "one shape", "[8, 4, 4]", "[8, 8, 8]"}},
+        BadGraph{"add_with_one_input",
+                 [](NetworkDef& n) { n.layers[3].inputs = {"branch"}; },
+                 {"layers[3] (add, add)", "at least 2"}},
+        BadGraph{"add_without_inputs",
+                 [](NetworkDef& n) { n.layers[3].inputs.clear(); },
+                 {"layers[3] (add, add)", "must name at least 2"}},
+        BadGraph{"relu_with_two_inputs",
+                 [](NetworkDef& n) { n.layers[4].inputs = {"add", "branch"}; },
+                 {"layers[4] (relu, relu)", "exactly 1"}},
+        BadGraph{"concat_of_mismatched_spatial_sizes",
+                 [](NetworkDef& n) {
+                   n.layers[2] = Layer::Conv2d("branch", 8, 8, {3, 3}, {2, 2}, {1, 1});
+                   n.layers[3] = Layer::Op("add", LayerOp::kConcat, {"branch", "stem.relu"});
+                 },
+                 {"layers[3] (add, concat)", "one spatial size"}},
+        BadGraph{"mul_that_is_no_gate",
+                 [](NetworkDef& n) {
+                   n.layers[2] = Layer::Conv2d("branch", 8, 4, {3, 3}, {1, 1}, {1, 1});
+                   n.layers[3] = Layer::Op("add", LayerOp::kMul, {"branch", "stem.relu"});
+                 },
+                 {"layers[3] (add, mul)", "[C, 1, 1] gate"}},
+        BadGraph{"unused_layer",
+                 [](NetworkDef& n) { n.layers[3].inputs = {"stem.relu", "stem.relu"}; },
+                 {"layers[2] (branch, conv2d)", "used by no later layer"}},
+        BadGraph{"reserved_name",
+                 [](NetworkDef& n) {
+                   n.layers[1].name = "input";
+                   n.layers[3].inputs = {"branch", "input"};
+                 },
+                 {"layers[1] (input, relu)", "reserved"}},
+        BadGraph{"channels_of_a_named_input",
+                 [](NetworkDef& n) {
+                   n.layers[2].inputs = {"input"};
+                 },
+                 {"layers[2] (branch, conv2d)", "its input 'input' outputs 3 channels"}}),
+    [](const ::testing::TestParamInfo<BadGraph>& info) { return info.param.what; });
 
 }  // namespace
 }  // namespace netadapt::common
