@@ -60,7 +60,9 @@ CLI::Option* AddOptional(CLI::App* app, const std::string& name, std::optional<T
 
 // The JobSpec flags shared by submit and pretrain.
 void AddModelFlags(CLI::App* sub, SubmitOptions& o) {
-  AddOptional(sub, "--model", &o.flags.model, "Zoo model: alexnet, mobilenet, helloworld, vgg16.");
+  AddOptional(sub, "--model", &o.flags.model,
+              "Zoo model: alexnet, mobilenet, helloworld, vgg16, resnet18, resnet34, resnet50, "
+              "mobilenet_v2.");
   sub->add_option("--network", o.network_file,
                   "Your own network instead of --model: a NetworkDef in JSON (docs/CLI.md).");
   AddOptional(sub, "--dataset", &o.flags.dataset,
@@ -279,6 +281,23 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         ->required();
     commands.emplace_back(sub, [&](CommandContext& ctx) { return RunReport(ctx, report); });
   }
+  ExplainOptions explain;
+  {
+    CLI::App* sub = app.add_subcommand(
+        "explain",
+        "Show a network's blocks: the channel groups one proposal prunes together (residual "
+        "adds, depthwise convs and gates tie layers), what each resizes, and what cannot be "
+        "pruned. Runs locally.");
+    sub->add_option("--model", explain.model, "A zoo model (see submit --model).");
+    sub->add_option("--input-size", explain.input_size, "Square input size of the zoo model.");
+    sub->add_option("--num-classes", explain.num_classes, "Classes of the zoo model.")
+        ->capture_default_str();
+    sub->add_option("--width-multiplier", explain.width_multiplier,
+                    "Width multiplier of the zoo model.")
+        ->capture_default_str();
+    sub->add_option("--network", explain.network_file, "A NetworkDef in JSON.");
+    commands.emplace_back(sub, [&](CommandContext& ctx) { return RunExplain(ctx, explain); });
+  }
   std::string health_service;
   {
     CLI::App* sub = app.add_subcommand(
@@ -299,7 +318,7 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         rest.front()[0] != '-') {
       err << "error: unknown command '" << rest.front()
           << "' (commands: submit, pretrain, get, list, cancel, workers, watch, export, "
-             "upload, report, health)\nRun with --help for more information."
+             "upload, report, explain, health)\nRun with --help for more information."
           << std::endl;
       return kExitUsage;
     }

@@ -88,6 +88,18 @@ struct ReportCommandOptions {
 // report JOB -o FILE: the job as a self-contained HTML page with plots (cli/report.h).
 int RunReport(CommandContext& ctx, const ReportCommandOptions& options);
 
+struct ExplainOptions {
+  // A zoo model (with its options) or a NetworkDef JSON file: exactly one.
+  std::string model;
+  int input_size = 0;
+  int num_classes = 10;
+  double width_multiplier = 1.0;
+  std::string network_file;
+};
+// explain (--model NAME | --network FILE): the network's blocks (channel groups), what each
+// resizes, and which conv and linear layers cannot be pruned and why. Local: no master.
+int RunExplain(CommandContext& ctx, const ExplainOptions& options);
+
 // grpc.health.v1.HealthCheckResponse.ServingStatus.
 enum class HealthState { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUnknown = 3 };
 // The status of a HealthCheckResponse in the protobuf wire format; DataLoss when malformed.

@@ -662,5 +662,51 @@ TEST_F(CliTest, PretrainSubmitsASeedOnlyJob) {
   EXPECT_EQ(created[0].spec().batch_size(), 32);
 }
 
+// A residual network in JSON, as a user writes it: the add names its inputs.
+constexpr char kResidualJson[] = R"({"name": "tiny_res", "input": {"channels": 3, "height": 8, "width": 8},
+  "layers": [
+    {"name": "conv1", "op": "conv2d", "in_channels": 3, "out_channels": 8, "kernel_size": [3], "padding": [1]},
+    {"name": "relu1", "op": "relu"},
+    {"name": "block.conv", "op": "conv2d", "in_channels": 8, "out_channels": 8, "kernel_size": [3], "padding": [1]},
+    {"name": "block.add", "op": "add", "inputs": ["block.conv", "relu1"]},
+    {"name": "pool", "op": "adaptive_avgpool2d", "output_size": [1]},
+    {"name": "flatten", "op": "flatten"},
+    {"name": "fc", "op": "linear", "in_channels": 8, "out_channels": 3}]})";
+
+TEST_F(CliTest, ExplainShowsTheChannelGroupsOfAJsonNetwork) {
+  const std::string file = dir_ + "/res.json";
+  WriteAll(file, kResidualJson);
+  const CliResult r = Run({"explain", "--network", file}, /*with_master=*/false);
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_THAT(r.out, HasSubstr("tiny_res: 7 layers, input [3, 8, 8], output [3, 1, 1]"));
+  EXPECT_THAT(r.out, HasSubstr("block 0: conv1 (2 layers: conv1, block.conv), width 8; also "
+                               "resizes 2 layers: block.conv, fc"));
+  EXPECT_THAT(r.out, HasSubstr("not prunable: fc (tied to the network output)"));
+
+  const CliResult zoo = Run({"explain", "--model", "mobilenet", "--input-size", "32"}, false);
+  ASSERT_EQ(zoo.exit_code, 0) << Show(zoo);
+  EXPECT_THAT(zoo.out, HasSubstr("block 13: model.13.3, width 1024"));
+}
+
+// A bad graph is refused before anything is sent, naming the layer, by explain and submit.
+TEST_F(CliTest, ABadGraphIsRefusedNamingTheLayer) {
+  std::string json = kResidualJson;
+  json.replace(json.find(R"(["block.conv", "relu1"])"), 23, R"(["block.conv", "relu9"])");
+  const std::string file = dir_ + "/bad.json";
+  WriteAll(file, json);
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"explain", "--network", file},
+        {"submit", "--network", file, "--dataset", "synthetic:"}}) {
+    const CliResult r = Run(args);
+    EXPECT_EQ(r.exit_code, 1) << Show(r);
+    EXPECT_THAT(r.err, HasSubstr("layers[3] (block.add, add): inputs[1] 'relu9' is not a layer"))
+        << Show(r);
+  }
+  EXPECT_TRUE(service_->created().empty());
+  const CliResult neither = Run({"explain"}, false);
+  EXPECT_EQ(neither.exit_code, 1);
+  EXPECT_THAT(neither.err, HasSubstr("give --model"));
+}
+
 }  // namespace
 }  // namespace netadapt::cli
