@@ -10,8 +10,12 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/file_util.h"
+#include "common/network_blocks.h"
 #include "common/network_def_json.h"
+#include "common/onnx_export.h"
 #include "common/rpc/artifact_transfer.h"
 #include "common/rpc/channel.h"
 #include "common/torch/checkpoint.h"
@@ -109,6 +113,22 @@ class NetAdaptE2eTest : public ::testing::Test {
     const grpc::Status status = reader->Finish();
     EXPECT_TRUE(status.ok()) << status.error_message();
     return seen;
+  }
+
+  // The checkpoint behind `digest`, downloaded from the master.
+  std::string Download(const std::string& digest) {
+    rpc::BytesReceiver download(digest);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::GetArtifactRequest request;
+    request.set_digest(digest);
+    auto reader = jobs_->DownloadArtifact(&context, request);
+    v1::ArtifactChunk chunk;
+    while (reader->Read(&chunk)) EXPECT_TRUE(download.Add(chunk).ok());
+    EXPECT_TRUE(reader->Finish().ok());
+    absl::StatusOr<std::string> bytes = download.Finish();
+    EXPECT_TRUE(bytes.ok()) << bytes.status();
+    return bytes.ok() ? *bytes : std::string();
   }
 
   double MeasuredMs(const v1::NetworkDef& network) {
@@ -233,6 +253,101 @@ TEST_F(NetAdaptE2eTest, CancelStopsAJobAndBadSpecsAreRefused) {
   const grpc::Status status = jobs_->CreateJob(&context, request, &job);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("spec.budget_ratio"));
+}
+
+// The residual example (examples/residual_cnn.json: three stages, two of them with a
+// downsampling shortcut) to half its measured latency: the groups that residual adds tie keep
+// one width everywhere, the checkpoints load, and the exported ONNX passes the checker.
+TEST_F(NetAdaptE2eTest, AdaptsAResidualNetworkWithTiedChannelGroups) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::string json,
+                                common::ReadFile(NETADAPT_EXAMPLES_DIR "/residual_cnn.json"));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(common::NetworkDef seed, common::NetworkDefFromJson(json));
+  v1::JobSpec spec = Spec();
+  spec.set_dataset("synthetic:classes=4,shape=1x28x28,train=512,test=256,seed=3");
+  *spec.mutable_network() = common::NetworkDefToProto(seed);
+  spec.set_init_resource_reduction_ratio(0.25);
+  spec.set_short_term_fine_tune_iteration(10);
+  spec.set_channel_step(4);
+  const v1::Job job = Watch(Create(spec, "residual").name()).back();
+  ASSERT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
+  // 0.25 of the seed a step, to 0.5 of it: two iterations at least.
+  ASSERT_GE(job.history_size(), 2);
+  EXPECT_LE(job.final().resource(), job.budget());
+  for (const v1::Iteration& it : job.history()) {
+    std::cerr << "iteration " << it.iteration() << ": " << it.chosen_layer() << " -> "
+              << absl::StrJoin(it.result().widths(), " ") << ", " << it.result().resource()
+              << " ms (LUT), accuracy " << it.result().accuracy() << "\n";
+  }
+
+  // Proposals name groups by their producers.
+  bool named_a_group = false;
+  for (const v1::Iteration& iteration : job.history()) {
+    for (const v1::Proposal& p : iteration.proposals()) {
+      named_a_group |= p.layer() == "layer2.0 (2 layers: layer2.0.conv2, layer2.0.downsample.0)";
+    }
+  }
+  EXPECT_TRUE(named_a_group);
+
+  // Every chosen network: each group's producers share one width, and the checkpoint holds it.
+  const std::string final_bytes = Download(job.final().model_digest());
+  NETADAPT_ASSERT_OK_AND_ASSIGN(engine::Model final_model,
+                                engine::ParseCheckpoint(final_bytes, "cpu"));
+  const common::NetworkDef& adapted = final_model.def();
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<common::Block> groups, common::FindBlocks(adapted));
+  ASSERT_EQ(groups.size(), 6u);
+  int narrowed = 0;
+  for (const common::Block& group : groups) {
+    for (int producer : group.producers) {
+      EXPECT_EQ(adapted.layers[producer].out_channels, group.width)
+          << adapted.layers[producer].name;
+      narrowed += adapted.layers[producer].out_channels <
+                  seed.layers[producer].out_channels;
+    }
+  }
+  EXPECT_GT(narrowed, 0);
+  std::vector<int32_t> widths;
+  for (const common::Layer& layer : adapted.layers) {
+    if (layer.IsWeighted()) widths.push_back(layer.out_channels);
+  }
+  EXPECT_THAT(widths, ::testing::ElementsAreArray(job.final().widths()));
+  EXPECT_LT(MeasuredMs(common::NetworkDefToProto(adapted)), MeasuredMs(job.spec().network()));
+
+  // The ONNX export of the adapted network passes the checker (full_check: strict shapes).
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::string onnx,
+                                common::CheckpointToOnnx(final_bytes, "final checkpoint"));
+  const std::string onnx_file = state_dir_ + "/residual.onnx";
+  ASSERT_TRUE(common::WriteFileAtomically(onnx_file, onnx).ok());
+  // CI installs python3-onnx (scripts/install-deps.sh); the check is skipped without it.
+  if (std::system("/usr/bin/python3 -c 'import onnx' > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "python3-onnx is not installed: the ONNX checker did not run";
+  }
+  const std::string check = absl::StrCat(
+      "/usr/bin/python3 -c 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), "
+      "full_check=True)' ",
+      onnx_file);
+  EXPECT_EQ(std::system(check.c_str()), 0) << check;
+}
+
+// A bad graph through the job API: INVALID_ARGUMENT naming the layer, nothing scheduled, and
+// the master goes on serving.
+TEST_F(NetAdaptE2eTest, ABadGraphIsRefusedNamingTheLayer) {
+  v1::JobSpec bad = Spec();
+  v1::Layer* layer = bad.mutable_network()->mutable_layers(3);  // features.3, a conv
+  layer->add_inputs("features.9");
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::CreateJobRequest request;
+  *request.mutable_spec() = bad;
+  v1::Job job;
+  const grpc::Status status = jobs_->CreateJob(&context, request, &job);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("layers[3] (features.3, conv2d): inputs[0] 'features.9' is not a layer"));
+  grpc::ClientContext list_context;
+  list_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::ListJobsResponse jobs;
+  ASSERT_TRUE(jobs_->ListJobs(&list_context, {}, &jobs).ok());
+  EXPECT_EQ(jobs.jobs_size(), 0);
 }
 
 }  // namespace
