@@ -1,7 +1,10 @@
 // Writes the seed corpus of the fuzz targets (tests/fuzz/corpus/<target>/) from the project's
 // own writers, so that every seed is a valid input that reaches deep into its parser:
 //   build-fuzz/tests/fuzz/fuzz_seeds tests/fuzz/corpus
-// Run by hand when a format changes; the pickle seeds come from make_pickle_seeds.py.
+// Run by hand when a format changes; the pickle seeds come from make_pickle_seeds.py. The
+// graph seeds of network_def_fuzzer (graph.json: residual add, concat, squeeze-excite gate,
+// depthwise conv, a concat of one tensor twice before a flatten; residual.json: a copy of
+// examples/residual_cnn.json) are written by hand and kept as they are.
 #include <google/protobuf/util/json_util.h>
 
 #include <cstdio>
