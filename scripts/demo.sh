@@ -2,6 +2,8 @@
 # The README's main command: NetAdapt end to end on this machine, on real data.
 #
 #   scripts/demo.sh                 (about 10-15 minutes on 2 cores; again: reuses the seed)
+#   scripts/demo.sh residual        the same with a residual network (examples/residual_cnn.json:
+#                                   three stages, tied channel groups), in out/demo-residual
 #
 # Installs what is missing, builds, starts a local cluster (profiler agent measuring this
 # CPU, master, two workers: scripts/local-cluster.sh), trains a seed CNN on Fashion-MNIST
@@ -19,15 +21,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+case ${1:-cnn} in
+  cnn) network=examples/fashion_cnn.json; default_out=out/demo ;;
+  residual) network=examples/residual_cnn.json; default_out=out/demo-residual ;;
+  *) echo "usage: scripts/demo.sh [cnn|residual]" >&2; exit 1 ;;
+esac
 build=${NETADAPT_BUILD_DIR:-build}
-out=${NETADAPT_DEMO_OUT:-out/demo}
+out=${NETADAPT_DEMO_OUT:-$default_out}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build "$build" -j "$(nproc)" \
   --target netadapt-master netadapt-worker netadapt-profiler netadapt
 export NETADAPT_BUILD_DIR=$build
 
 dataset="fashion-mnist:$(dirname "$(dpkg -L dataset-fashion-mnist | grep -m1 'train-images')")"
-network=examples/fashion_cnn.json
 cli="$build/cli/netadapt"
 mkdir -p "$out"
 
