@@ -15,8 +15,9 @@ packages=(
   libtorch-dev
   # ONNX export: onnx.proto compiled (libonnx_proto)
   libonnx-dev
-  # demo and test data; python3-torch writes the state_dict files the import tests read
-  dataset-fashion-mnist python3-torch
+  # demo and test data; python3-torch writes the state_dict files the import tests read, and
+  # python3-torchvision the reference models zoo_torchvision_test compares the zoo with
+  dataset-fashion-mnist python3-torch python3-torchvision
   # tests and benchmarks; python3-onnx runs the ONNX checker on exported models
   libgtest-dev libgmock-dev libbenchmark-dev python3-onnx
   # test tools: headless Chromium renders `netadapt report` pages (large, ~300 MB; the test
