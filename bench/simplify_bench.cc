@@ -6,6 +6,8 @@
 //   simplify_bench --lut=FILE           the same workload on a LUT file (JSON or binary)
 //   simplify_bench --write_lut=FILE     also write the synthetic LUT (JSON) for other tools
 //   simplify_bench --networks=alexnet   a subset
+//   simplify_bench --networks=resnet50,mobilenet_v2 --interpolations=bilinear
+//                                       graph networks: blocks are channel groups
 #include <chrono>
 #include <cstdio>
 #include <iostream>

@@ -23,6 +23,8 @@
 #include "common/status_macros.h"
 #include "common/torch/internal/model_state.h"
 #include "common/zoo.h"
+#include "tests/torch/float_file.h"
+#include "tests/testing/python_outputs.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::engine {
@@ -61,88 +63,25 @@ const ZooCase& Case(absl::string_view name) {
   NETADAPT_CHECK(false);
 }
 
-int RunQuietly(const std::string& command) {
-  return std::system((command + " > /dev/null 2>&1").c_str());
-}
-
 // The files make_state_dicts.py writes, made once per script version and interpreter and shared
-// by every test process (each test case runs in its own process under ctest): generated into a
-// fresh directory, then renamed into place, so concurrent processes never see half a set.
-class PyTorchFiles {
- public:
-  static const PyTorchFiles& Get() {
-    static const PyTorchFiles* const files = new PyTorchFiles();
-    return *files;
-  }
-
-  // Why the tests must skip (the interpreter has no torch), or empty.
-  const std::string& skip_reason() const { return skip_reason_; }
-  // Why the files could not be made (the script failed), or empty.
-  const std::string& error() const { return error_; }
-  std::string Path(absl::string_view name) const { return absl::StrCat(dir_, "/", name); }
-
- private:
-  PyTorchFiles() {
-    const std::string python = NETADAPT_TORCH_PYTHON;
-    const std::string script = NETADAPT_MAKE_STATE_DICTS;
-    absl::StatusOr<std::string> source = common::ReadFile(script);
-    if (!source.ok()) {
-      error_ = source.status().ToString();
-      return;
-    }
-    const std::string root = ::testing::TempDir();
-    dir_ = absl::StrCat(root, "/netadapt_state_dicts_",
-                        common::Sha256Hex(absl::StrCat(python, "\n", *source)).substr(0, 16));
-    if (std::filesystem::exists(dir_ + "/complete")) return;
-    if (RunQuietly(absl::StrCat(python, " -c 'import torch'")) != 0) {
-      skip_reason_ = absl::StrCat(python,
-                                  " cannot import torch (install Debian's python3-torch); "
-                                  "state_dict import is not tested against PyTorch");
-      return;
-    }
-    std::string scratch = absl::StrCat(root, "/netadapt_state_dicts_tmp_XXXXXX");
-    if (mkdtemp(scratch.data()) == nullptr) {
-      error_ = "mkdtemp failed";
-      return;
-    }
-    const std::string command = absl::StrCat(python, " ", script, " ", scratch);
-    if (std::system(command.c_str()) != 0) {
-      error_ = absl::StrCat("`", command, "` failed");
-      return;
-    }
-    std::FILE* complete = std::fopen((scratch + "/complete").c_str(), "w");
-    if (complete != nullptr) std::fclose(complete);
-    std::error_code ignored;
-    std::filesystem::rename(scratch, dir_, ignored);  // fails when another process won: fine
-    std::filesystem::remove_all(scratch, ignored);
-    if (!std::filesystem::exists(dir_ + "/complete")) error_ = "cannot create " + dir_;
-  }
-
-  std::string dir_;
-  std::string skip_reason_;
-  std::string error_;
-};
-
-at::Tensor ReadFloats(const std::string& path, std::vector<int64_t> shape) {
-  absl::StatusOr<std::string> bytes = common::ReadFile(path);
-  NETADAPT_CHECK(bytes.ok());
-  int64_t numel = 1;
-  for (int64_t size : shape) numel *= size;
-  NETADAPT_CHECK(bytes->size() == static_cast<size_t>(numel) * sizeof(float));
-  return at::from_blob(bytes->data(), shape, at::TensorOptions().dtype(c10::kFloat)).clone();
+// by every test process.
+const testing::PythonOutputs& PyTorchFiles() {
+  static const testing::PythonOutputs* const files = new testing::PythonOutputs(
+      NETADAPT_TORCH_PYTHON, NETADAPT_MAKE_STATE_DICTS, "netadapt_state_dicts", "torch");
+  return *files;
 }
 
 class StateDictImportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const PyTorchFiles& files = PyTorchFiles::Get();
+    const testing::PythonOutputs& files = PyTorchFiles();
     // The state_dict files are written by Debian's python3-torch (installed by install-deps.sh
     // and so on CI); without it there is nothing PyTorch-made to import.
     if (!files.skip_reason().empty()) GTEST_SKIP() << files.skip_reason();
     ASSERT_EQ(files.error(), "");
   }
 
-  static std::string Path(absl::string_view name) { return PyTorchFiles::Get().Path(name); }
+  static std::string Path(absl::string_view name) { return PyTorchFiles().Path(name); }
 
   // Max |ours - PyTorch's| of the logits of `model` on the input saved for `zoo_name`.
   static float LogitError(const Model& model, absl::string_view zoo_name) {

@@ -19,6 +19,7 @@
 #include "common/torch/internal/model_state.h"
 #include "common/torch/state_dict_import.h"
 #include "common/zoo.h"
+#include "tests/torch/float_file.h"
 #include "tests/testing/python_outputs.h"
 #include "tests/testing/status_matchers.h"
 
@@ -57,15 +58,6 @@ const testing::PythonOutputs& Files() {
       NETADAPT_TORCH_PYTHON, NETADAPT_MAKE_TORCHVISION_STATE_DICTS, "netadapt_torchvision",
       "torch, torchvision");
   return *files;
-}
-
-at::Tensor ReadFloats(const std::string& path, std::vector<int64_t> shape) {
-  absl::StatusOr<std::string> bytes = common::ReadFile(path);
-  NETADAPT_CHECK(bytes.ok());
-  int64_t numel = 1;
-  for (int64_t size : shape) numel *= size;
-  NETADAPT_CHECK(bytes->size() == static_cast<size_t>(numel) * sizeof(float));
-  return at::from_blob(bytes->data(), shape, at::TensorOptions().dtype(c10::kFloat)).clone();
 }
 
 class ZooTorchvisionTest : public ::testing::Test {
