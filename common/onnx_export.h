@@ -9,7 +9,8 @@
 // The graph, for inference (batchnorm uses its running statistics, dropout is left out):
 //   input   "input"  float [batch, C, H, W], `batch` a symbolic dimension
 //   output  "logits" float [batch, features] after a flatten, else [batch, C', H', W']
-//   nodes   one per layer, named after the layer (PyTorch's module name):
+//   nodes   in layer order, one per layer unless noted, named after the layer (PyTorch's module
+//           name) and reading the values of the layer's `inputs`:
 //     conv2d             Conv (kernel_shape, strides, pads, group, dilations 1)
 //     linear             Gemm (transB = 1)
 //     batchnorm2d        BatchNormalization (epsilon)
@@ -24,7 +25,16 @@
 //                        the output, then Resize (nearest, asymmetric, floor: PyTorch's bins)
 //                        where the output is a multiple of the input
 //     flatten            Flatten (axis 1)
-//     dropout            nothing (the next layer reads the previous one's output)
+//     dropout            nothing (the layers reading it read its input's value)
+//     sigmoid            Sigmoid
+//     hardsigmoid        HardSigmoid with alpha 1/6 and beta 0.5 (PyTorch's relu6(x + 3) / 6;
+//                        ONNX's default alpha is 0.2)
+//     hardswish          HardSigmoid "<layer>.gate" as above, then Mul (x, gate): HardSwish is
+//                        an ONNX op only from opset 14
+//     add                Add; with k > 2 inputs a chain of k - 1 Adds, "<layer>.partial1", ...,
+//                        the last named after the layer, summing left to right as LibTorch does
+//     mul                Mul (broadcasts a [batch, C, 1, 1] gate)
+//     concat             Concat (axis 1)
 //   The last node outputs "logits" (an Identity when no layer adds a node).
 //   initializers: the float tensors under their state_dict names ("features.0.weight", ...);
 //   num_batches_tracked is training state and is left out.

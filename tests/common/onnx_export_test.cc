@@ -1,6 +1,7 @@
-// ONNX export: the graph's structure for every zoo model and for a network using every op,
-// the refusals, and validity under the ONNX checker (C++ libonnx here; Python's
-// onnx.checker with full_check when /usr/bin/python3 has onnx). Numbers are compared with
+// ONNX export: the graph's structure for every zoo model, a network using every sequential op
+// and graph networks (residual adds of two and three inputs, a concat, a squeeze-excite gate),
+// the refusals, and validity under the ONNX checker (C++ libonnx here; Python's onnx.checker
+// with full_check when /usr/bin/python3 has onnx). Numbers are compared with
 // LibTorch's forward in tests/torch/onnx_export_torch_test.cc.
 #include "common/onnx_export.h"
 
@@ -27,6 +28,7 @@
 #include "common/status_macros.h"
 #include "common/zoo.h"
 #include "tests/testing/every_op_network.h"
+#include "tests/testing/graph_network.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::common {
@@ -47,6 +49,16 @@ NetworkDef Zoo(absl::string_view model) {
 }
 
 NetworkDef EveryOp() { return netadapt::testing::EveryOpNetwork(); }
+
+// Every network the exporter is tested on: the zoo, every sequential op, and graphs (residual
+// adds of two and three inputs, a concat, a squeeze-excite gate, a dropout as the last layer).
+std::vector<NetworkDef> AllNetworks() {
+  std::vector<NetworkDef> defs = {EveryOp(), netadapt::testing::GraphOpNetwork(),
+                                  netadapt::testing::ThreeWayAddNetwork(),
+                                  netadapt::testing::DropoutAfterAddNetwork()};
+  for (const std::string& name : ZooNames()) defs.push_back(Zoo(name));
+  return defs;
+}
 
 // Tensors of `def` with varied bytes; `storage` owns them (a deque: views stay valid).
 std::vector<CheckpointTensor> Tensors(const NetworkDef& def, std::deque<std::string>* storage) {
@@ -102,32 +114,75 @@ std::vector<int64_t> Dims(const onnx::ValueInfoProto& info) {
   return dims;
 }
 
-// The node ops a layer must become (in order), given its input and output shapes.
-std::vector<std::string> ExpectedOps(const Layer& layer, const TensorShape& in,
-                                     const TensorShape& out) {
+// A node the exporter must write: its op, its name (also its output's name, except for the
+// node that outputs "logits") and its data inputs, the first of the node's inputs (weights and
+// constants follow them).
+struct ExpectedNode {
+  std::string op;
+  std::string name;
+  std::vector<std::string> inputs;
+};
+
+// The nodes `layer` must become, in order, given the ONNX value of each of its inputs; sets
+// `*value` to the value holding the layer's output.
+std::vector<ExpectedNode> ExpectedNodes(const Layer& layer, const TensorShape& in,
+                                        const TensorShape& out,
+                                        const std::vector<std::string>& operands,
+                                        std::string* value) {
+  const std::string& x = operands[0];
+  const std::string& y = layer.name;
+  *value = y;
+  auto one = [&](const char* op) { return std::vector<ExpectedNode>{{op, y, {x}}}; };
   switch (layer.op) {
-    case LayerOp::kConv2d: return {"Conv"};
-    case LayerOp::kLinear: return {"Gemm"};
-    case LayerOp::kBatchNorm2d: return {"BatchNormalization"};
-    case LayerOp::kRelu: return {"Relu"};
-    case LayerOp::kRelu6: return {"Clip"};
-    case LayerOp::kMaxPool2d: return {"MaxPool"};
-    case LayerOp::kAvgPool2d: return {"AveragePool"};
+    case LayerOp::kConv2d: return one("Conv");
+    case LayerOp::kLinear: return one("Gemm");
+    case LayerOp::kBatchNorm2d: return one("BatchNormalization");
+    case LayerOp::kRelu: return one("Relu");
+    case LayerOp::kRelu6: return one("Clip");
+    case LayerOp::kMaxPool2d: return one("MaxPool");
+    case LayerOp::kAvgPool2d: return one("AveragePool");
+    case LayerOp::kFlatten: return one("Flatten");
+    case LayerOp::kSigmoid: return one("Sigmoid");
+    case LayerOp::kHardsigmoid: return one("HardSigmoid");
     case LayerOp::kAdaptiveAvgPool2d: {
-      if (out.height == 1 && out.width == 1) return {"GlobalAveragePool"};
-      std::vector<std::string> ops;
-      if (in.height > out.height || in.width > out.width) ops.push_back("AveragePool");
-      if (in.height < out.height || in.width < out.width) ops.push_back("Resize");
-      return ops;
+      if (out.height == 1 && out.width == 1) return one("GlobalAveragePool");
+      const bool pool = in.height > out.height || in.width > out.width;
+      const bool resize = in.height < out.height || in.width < out.width;
+      std::vector<ExpectedNode> nodes;
+      std::string pooled = x;
+      if (pool) {
+        pooled = resize ? y + ".pool" : y;
+        nodes.push_back({"AveragePool", pooled, {x}});
+      }
+      if (resize) nodes.push_back({"Resize", y, {pooled, ""}});
+      if (nodes.empty()) *value = x;
+      return nodes;
     }
-    case LayerOp::kFlatten: return {"Flatten"};
-    case LayerOp::kDropout: return {};
+    case LayerOp::kDropout:
+      *value = x;
+      return {};
+    case LayerOp::kHardswish:
+      return {{"HardSigmoid", y + ".gate", {x}}, {"Mul", y, {x, y + ".gate"}}};
+    case LayerOp::kAdd: {
+      // A chain of two-operand Adds; the last is named after the layer.
+      std::vector<ExpectedNode> nodes;
+      std::string sum = x;
+      for (size_t k = 1; k < operands.size(); ++k) {
+        const std::string name = k + 1 == operands.size() ? y : absl::StrCat(y, ".partial", k);
+        nodes.push_back({"Add", name, {sum, operands[k]}});
+        sum = name;
+      }
+      return nodes;
+    }
+    case LayerOp::kMul: return {{"Mul", y, operands}};
+    case LayerOp::kConcat: return {{"Concat", y, operands}};
   }
   return {};
 }
 
-// Structure shared by every exported model: opset, I/O, one node chain in layer order,
-// initializers = the float state_dict tensors with their shapes and bytes.
+// Structure shared by every exported model: opset, I/O, the nodes of each layer in layer order
+// reading the values of the layer's inputs, initializers = the float state_dict tensors with
+// their shapes and bytes.
 void ExpectStructure(const NetworkDef& def, const onnx::ModelProto& model) {
   SCOPED_TRACE(def.name);
   EXPECT_EQ(model.ir_version(), kOnnxIrVersion);
@@ -150,22 +205,37 @@ void ExpectStructure(const NetworkDef& def, const onnx::ModelProto& model) {
   EXPECT_EQ(Dims(graph.output(0)).front(), -1);
   EXPECT_EQ(Dims(graph.output(0))[1], shapes.back().channels);
 
-  // Nodes: the expected ops in layer order, each reading the previous node's output.
-  std::vector<std::string> expected;
+  // Nodes: each layer's, in layer order, reading the values of the layer's inputs (for a
+  // chain: the previous node's output); the last one outputs "logits", or an Identity copies
+  // the result there when no node makes it.
+  const std::vector<std::vector<int>> sources = InputIndices(def);
+  std::vector<std::string> values(def.layers.size());
+  std::vector<ExpectedNode> expected;
   for (size_t i = 0; i < def.layers.size(); ++i) {
-    for (std::string& op :
-         ExpectedOps(def.layers[i], i == 0 ? def.input : shapes[i - 1], shapes[i])) {
-      expected.push_back(std::move(op));
+    std::vector<std::string> operands;
+    for (int k : sources[i]) operands.push_back(k == kNetworkInput ? "input" : values[k]);
+    for (ExpectedNode& node :
+         ExpectedNodes(def.layers[i], InputShape(def, shapes, sources[i]), shapes[i], operands,
+                       &values[i])) {
+      expected.push_back(std::move(node));
     }
   }
-  std::vector<std::string> ops;
-  std::string previous = "input";
-  for (const onnx::NodeProto& node : graph.node()) {
-    ops.push_back(node.op_type());
-    ASSERT_GE(node.input_size(), 1) << node.name();
-    EXPECT_EQ(node.input(0), previous) << node.name();
+  if (expected.empty() || expected.back().name != values.back()) {
+    expected.push_back({"Identity", def.layers.back().name + ".output", {values.back()}});
+  }
+  ASSERT_EQ(graph.node_size(), static_cast<int>(expected.size()));
+  for (int n = 0; n < graph.node_size(); ++n) {
+    const onnx::NodeProto& node = graph.node(n);
+    const ExpectedNode& want = expected[n];
+    SCOPED_TRACE(want.name);
+    EXPECT_EQ(node.op_type(), want.op);
+    EXPECT_EQ(node.name(), want.name);
+    ASSERT_GE(node.input_size(), static_cast<int>(want.inputs.size()));
+    EXPECT_EQ(std::vector<std::string>(node.input().begin(),
+                                       node.input().begin() + want.inputs.size()),
+              want.inputs);
     ASSERT_EQ(node.output_size(), 1);
-    previous = node.output(0);
+    EXPECT_EQ(node.output(0), n + 1 == graph.node_size() ? "logits" : want.name);
     if (node.op_type() == "Conv") {
       const Layer& layer = def.layers[def.FindLayer(node.name())];
       const std::map<std::string, std::string> a = Attributes(node);
@@ -179,13 +249,24 @@ void ExpectStructure(const NetworkDef& def, const onnx::ModelProto& model) {
     if (node.op_type() == "Gemm") {
       EXPECT_EQ(Attributes(node).at("transB"), "1");
     }
+    if (node.op_type() == "HardSigmoid") {
+      // PyTorch's hardsigmoid, relu6(x + 3) / 6, not ONNX's default alpha 0.2.
+      EXPECT_EQ(Attributes(node).at("alpha"), absl::StrCat(1.0f / 6.0f));
+      EXPECT_EQ(Attributes(node).at("beta"), absl::StrCat(0.5f));
+    }
+    if (node.op_type() == "Concat") {
+      EXPECT_EQ(Attributes(node).at("axis"), "1");
+    }
+    if (node.op_type() == "Add" || node.op_type() == "Mul" || node.op_type() == "Sigmoid" ||
+        node.op_type() == "Identity") {
+      EXPECT_EQ(node.attribute_size(), 0);
+      EXPECT_EQ(node.input_size(), static_cast<int>(want.inputs.size()));
+    }
     const int index = def.FindLayer(node.name());
     if (index >= 0 && def.layers[index].op == LayerOp::kAvgPool2d) {
       EXPECT_EQ(Attributes(node).at("count_include_pad"), "1");
     }
   }
-  EXPECT_EQ(ops, expected);
-  EXPECT_EQ(previous, "logits");
 
   // Initializers: every float state_dict tensor, in order, then only Clip/Resize constants.
   NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<TensorSpec> specs, NetworkTensors(def));
@@ -235,6 +316,58 @@ TEST(OnnxExportTest, EveryOp) {
   EXPECT_THAT(nodes.at("relu6")->input(),
               ::testing::ElementsAre("bn", "relu6.clip_min", "relu6.clip_max"));
   EXPECT_EQ(model.graph().output(0).type().tensor_type().shape().dim_size(), 2);
+}
+
+// Which node reads which value, for the graph networks.
+std::map<std::string, const onnx::NodeProto*> NodesByName(const onnx::ModelProto& model) {
+  std::map<std::string, const onnx::NodeProto*> nodes;
+  for (const onnx::NodeProto& node : model.graph().node()) nodes[node.name()] = &node;
+  return nodes;
+}
+
+TEST(OnnxExportTest, GraphOps) {
+  const NetworkDef def = netadapt::testing::GraphOpNetwork();
+  const onnx::ModelProto model = Export(def);
+  ExpectStructure(def, model);
+  using ::testing::ElementsAre;
+  const std::map<std::string, const onnx::NodeProto*> nodes = NodesByName(model);
+  // b.conv reads stem.relu, which a.conv and the residual read too.
+  EXPECT_THAT(nodes.at("a.conv")->input(), ElementsAre("stem.relu", "a.conv.weight",
+                                                       "a.conv.bias"));
+  EXPECT_EQ(nodes.at("b.conv")->input(0), "stem.relu");
+  EXPECT_THAT(nodes.at("b.act.gate")->input(), ElementsAre("b.conv"));
+  EXPECT_THAT(nodes.at("b.act")->input(), ElementsAre("b.conv", "b.act.gate"));
+  EXPECT_THAT(nodes.at("cat")->input(), ElementsAre("a.relu", "b.act"));
+  EXPECT_THAT(nodes.at("se.pool")->input(), ElementsAre("mix.bn"));
+  EXPECT_THAT(nodes.at("se.mul")->input(), ElementsAre("se.gate", "mix.bn"));
+  EXPECT_THAT(nodes.at("residual")->input(), ElementsAre("se.mul", "stem.relu"));
+  EXPECT_EQ(Attributes(*nodes.at("dw")).at("group"), "16");
+  EXPECT_EQ(nodes.at("fc1")->input(0), "flatten");  // the dropout adds no node
+  EXPECT_EQ(nodes.at("fc2")->output(0), "logits");
+  EXPECT_EQ(Dims(model.graph().output(0)), (std::vector<int64_t>{-1, 5}));
+}
+
+TEST(OnnxExportTest, AnAddOfThreeInputsIsAChainOfTwoAdds) {
+  const NetworkDef def = netadapt::testing::ThreeWayAddNetwork();
+  const onnx::ModelProto model = Export(def);
+  ExpectStructure(def, model);
+  const std::map<std::string, const onnx::NodeProto*> nodes = NodesByName(model);
+  EXPECT_THAT(nodes.at("sum.partial1")->input(), ::testing::ElementsAre("conv", "relu"));
+  EXPECT_THAT(nodes.at("sum")->input(), ::testing::ElementsAre("sum.partial1", "input"));
+  EXPECT_EQ(nodes.at("conv")->input(0), "input");
+}
+
+TEST(OnnxExportTest, ADropoutAfterAnAddAtTheEndLeavesTheAddAsTheOutput) {
+  const NetworkDef def = netadapt::testing::DropoutAfterAddNetwork();
+  const onnx::ModelProto model = Export(def);
+  ExpectStructure(def, model);
+  // No layer reads the add, so its node outputs "logits" itself: no Identity is needed.
+  const onnx::NodeProto& last = model.graph().node(model.graph().node_size() - 1);
+  EXPECT_EQ(last.op_type(), "Add");
+  EXPECT_EQ(last.name(), "residual");
+  EXPECT_THAT(last.input(), ::testing::ElementsAre("act", "input"));
+  EXPECT_EQ(last.output(0), "logits");
+  EXPECT_EQ(Dims(model.graph().output(0)), (std::vector<int64_t>{-1, 4, 5, 5}));
 }
 
 TEST(OnnxExportTest, ANetworkOfNoNodesIsAnIdentity) {
@@ -306,9 +439,7 @@ TEST(OnnxExportTest, FromCheckpointBytesDeterministically) {
 
 // The C++ checker and strict shape inference of the libonnx this build links.
 TEST(OnnxExportTest, PassesTheOnnxChecker) {
-  std::vector<NetworkDef> defs = {EveryOp()};
-  for (const std::string& name : ZooNames()) defs.push_back(Zoo(name));
-  for (const NetworkDef& def : defs) {
+  for (const NetworkDef& def : AllNetworks()) {
     onnx::ModelProto model = Export(def);
     try {
       onnx::checker::check_model(model);
@@ -331,10 +462,8 @@ TEST(OnnxExportTest, PassesThePythonOnnxChecker) {
   }
   const std::string dir = absl::StrCat(::testing::TempDir(), "/onnx_export_test_", getpid());
   ASSERT_EQ(std::system(absl::StrCat("mkdir -p '", dir, "'").c_str()), 0);
-  std::vector<NetworkDef> defs = {EveryOp()};
-  for (const std::string& name : ZooNames()) defs.push_back(Zoo(name));
   std::string files;
-  for (const NetworkDef& def : defs) {
+  for (const NetworkDef& def : AllNetworks()) {
     std::deque<std::string> storage;
     NETADAPT_ASSERT_OK_AND_ASSIGN(std::string bytes, ExportOnnx(def, Tensors(def, &storage)));
     const std::string path = absl::StrCat(dir, "/", def.name, ".onnx");

@@ -1,5 +1,6 @@
 #pragma once
-// A small network using every op of NetworkDef, for exporters' tests (ONNX).
+// Small networks for exporters' tests (ONNX): every sequential op here, the graph ops in
+// GraphOpNetwork (graph_network.h) and, below, the graph cases it does not cover.
 
 #include "common/network_def.h"
 
@@ -29,6 +30,43 @@ inline common::NetworkDef EveryOpNetwork() {
       Layer::Dropout("out_drop", 0.1),
   };
   def.layers[3].ceil_mode = true;
+  return def;
+}
+
+// An add of three inputs (an exporter whose Add takes two must chain them), one of them the
+// network input and another also read by a relu: values read by several layers. Input 4x6x6,
+// output 3 logits.
+inline common::NetworkDef ThreeWayAddNetwork() {
+  using common::Layer;
+  using common::LayerOp;
+  common::NetworkDef def;
+  def.name = "three_way_add";
+  def.input = {4, 6, 6};
+  def.layers = {
+      Layer::Conv2d("conv", 4, 4, {3, 3}, {1, 1}, {1, 1}),
+      Layer::Relu("relu"),
+      Layer::Op("sum", LayerOp::kAdd, {"conv", "relu", "input"}),
+      Layer::AdaptiveAvgPool2d("pool", {1, 1}),
+      Layer::Flatten("flatten"),
+      Layer::Linear("fc", 4, 3),
+  };
+  return def;
+}
+
+// A network whose last layer is a dropout after a residual add: the output is the add's,
+// [batch, 4, 5, 5]. Input 4x5x5.
+inline common::NetworkDef DropoutAfterAddNetwork() {
+  using common::Layer;
+  using common::LayerOp;
+  common::NetworkDef def;
+  def.name = "dropout_after_add";
+  def.input = {4, 5, 5};
+  def.layers = {
+      Layer::Conv2d("conv", 4, 4, {3, 3}, {1, 1}, {1, 1}),
+      Layer::Op("act", LayerOp::kHardswish),
+      Layer::Op("residual", LayerOp::kAdd, {"act", "input"}),
+      Layer::Dropout("drop", 0.3),
+  };
   return def;
 }
 

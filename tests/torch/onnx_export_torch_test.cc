@@ -1,9 +1,11 @@
 // The torch-free checkpoint format and ONNX export against LibTorch:
 // - common/checkpoint_format reads and writes exactly the bytes engine::SerializeCheckpoint
 //   writes;
-// - the ONNX model exported from a checkpoint computes what internal::Forward computes, run
-//   by onnx_reference.py (the ONNX checker, then a NumPy evaluator of the ONNX operator
-//   specifications: Debian has no ONNX runtime) on random inputs, within 1e-4.
+// - the ONNX model exported from a checkpoint computes what internal::Forward computes (zoo
+//   models, every sequential op, and graphs: residual adds of two and three inputs, a concat,
+//   a squeeze-excite gate, sigmoid, hardsigmoid, hardswish, a dropout after an add as the
+//   output), run by onnx_reference.py (the ONNX checker, then a NumPy evaluator of the ONNX
+//   operator specifications: Debian has no ONNX runtime) on random inputs, within 1e-4.
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
@@ -28,6 +30,7 @@
 #include "common/torch/internal/model_state.h"
 #include "common/zoo.h"
 #include "tests/testing/every_op_network.h"
+#include "tests/testing/graph_network.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::engine {
@@ -37,6 +40,9 @@ using ::netadapt::testing::IsOk;
 
 common::NetworkDef Network(const std::string& name) {
   if (name == "every_op") return netadapt::testing::EveryOpNetwork();
+  if (name == "graph_ops") return netadapt::testing::GraphOpNetwork();
+  if (name == "three_way_add") return netadapt::testing::ThreeWayAddNetwork();
+  if (name == "dropout_after_add") return netadapt::testing::DropoutAfterAddNetwork();
   common::ZooOptions options;
   options.input_size = 32;
   options.width_multiplier = 0.125;
@@ -102,8 +108,12 @@ TEST_P(OnnxMatchesLibTorchTest, OnRandomInputs) {
 
   const std::vector<int64_t> shape = {3, def.input.channels, def.input.height, def.input.width};
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(5);
-  // Wide inputs for every_op, so that its relu6 saturates (and the Clip's bounds count).
-  const double stddev = GetParam() == "every_op" ? 8.0 : 1.0;
+  // Wide inputs for every_op, so that its relu6 saturates (and the Clip's bounds count), and
+  // for the graphs, so that hardsigmoid and hardswish reach both their flat parts.
+  const double stddev = GetParam() == "every_op" || GetParam() == "graph_ops" ||
+                                GetParam() == "dropout_after_add"
+                            ? 8.0
+                            : 1.0;
   const at::Tensor input = at::empty(shape).normal_(0.0, stddev, generator);
   at::Tensor expected;
   {
@@ -146,8 +156,10 @@ TEST_P(OnnxMatchesLibTorchTest, OnRandomInputs) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, OnnxMatchesLibTorchTest,
-                         ::testing::Values("every_op", "alexnet", "mobilenet", "helloworld",
-                                           "vgg16"),
+                         ::testing::Values("every_op", "graph_ops", "three_way_add",
+                                           "dropout_after_add", "alexnet", "mobilenet",
+                                           "helloworld", "vgg16", "resnet18", "resnet50",
+                                           "mobilenet_v2"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });

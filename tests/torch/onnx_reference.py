@@ -130,6 +130,54 @@ def clip(node, x, lo=None, hi=None):
     return np.clip(x, -np.inf if lo is None else lo, np.inf if hi is None else hi)
 
 
+def broadcast_shape(node, *shapes):
+    """The shape of ONNX's multidirectional (NumPy) broadcasting, checked explicitly so that a
+    wrongly shaped operand is an error rather than whatever NumPy makes of it."""
+    rank = max(len(s) for s in shapes)
+    out = []
+    for dims in zip(*[(1,) * (rank - len(s)) + tuple(s) for s in shapes]):
+        sizes = {d for d in dims if d != 1}
+        if len(sizes) > 1:
+            raise ValueError(f"{node.name} ({node.op_type}): shapes {shapes} do not broadcast")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def elementwise(fn):
+    def op(node, a, b):
+        expect_attrs(node, set())
+        shape = broadcast_shape(node, a.shape, b.shape)
+        y = fn(a, b)
+        assert y.shape == shape, node.name
+        return y
+    return op
+
+
+def concat(node, *xs):
+    expect_attrs(node, {"axis"})
+    axis = attrs(node)["axis"]  # required
+    rank = xs[0].ndim
+    if not -rank <= axis < rank or any(x.ndim != rank for x in xs):
+        raise ValueError(f"{node.name}: axis {axis} of inputs of ranks {[x.ndim for x in xs]}")
+    axis %= rank
+    for x in xs:
+        if x.shape[:axis] + x.shape[axis + 1:] != xs[0].shape[:axis] + xs[0].shape[axis + 1:]:
+            raise ValueError(f"{node.name}: shapes {[x.shape for x in xs]} differ off axis")
+    return np.concatenate(xs, axis=axis)
+
+
+def sigmoid(node, x):
+    expect_attrs(node, set())
+    # 1 / (1 + exp(-x)), written so that it cannot overflow.
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def hardsigmoid(node, x):
+    expect_attrs(node, {"alpha", "beta"})
+    a = attrs(node)
+    return np.clip(a.get("alpha", 0.2) * x + a.get("beta", 0.5), 0.0, 1.0)
+
+
 OPS = {
     "Conv": conv,
     "Gemm": gemm,
@@ -142,6 +190,11 @@ OPS = {
     "Resize": resize,
     "Flatten": flatten,
     "Identity": lambda node, x: x,
+    "Add": elementwise(np.add),
+    "Mul": elementwise(np.multiply),
+    "Concat": concat,
+    "Sigmoid": sigmoid,
+    "HardSigmoid": hardsigmoid,
 }
 
 
@@ -155,10 +208,18 @@ def run(model, x):
     for node in model.graph.node:
         if node.op_type not in OPS:
             raise ValueError(f"{node.name}: operator {node.op_type} has no reference here")
+        # Nodes run in graph order, which the checker requires to be topological: a value read
+        # before any node wrote it is an error. Values stay in the map once written, so a value
+        # read by several nodes (a residual, a squeeze-excite input) is there for each.
+        missing = [name for name in node.input if name and name not in values]
+        if missing:
+            raise ValueError(f"{node.name}: reads {missing} before any node writes them")
         inputs = [values[name] if name else None for name in node.input]
         while inputs and inputs[-1] is None:
             inputs.pop()
         assert len(node.output) == 1, node.name
+        if node.output[0] in values:
+            raise ValueError(f"{node.name}: {node.output[0]} is written twice")
         values[node.output[0]] = OPS[node.op_type](node, *inputs)
     return values[model.graph.output[0].name]
 
