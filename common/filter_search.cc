@@ -265,12 +265,19 @@ absl::StatusOr<SearchStrategy> ParseSearchStrategy(absl::string_view name) {
       absl::StrCat("unknown search strategy '", name, "' (expected linear, binary or exact)"));
 }
 
-std::vector<int> CandidateWidths(int width, int step) {
-  if (width < step) return {width};
+std::vector<int> CandidateWidths(int width, int step, int min_width) {
+  const CandidateRange range(width, step, min_width);
   std::vector<int> candidates;
-  candidates.reserve(width / step);
-  for (int c = width / step * step; c >= step; c -= step) candidates.push_back(c);
+  candidates.reserve(range.size());
+  for (int i = 0; i < range.size(); ++i) candidates.push_back(range[i]);
   return candidates;
+}
+
+int MinCandidateWidth(const Block& block) {
+  for (const BlockMember& member : block.members) {
+    if (member.kind == BlockMember::Kind::kDepthwiseConv && member.Resized(1) < 2) return 2;
+  }
+  return 1;
 }
 
 absl::StatusOr<BlockSearch> BlockSearch::Create(const NetworkDef& network,
@@ -288,7 +295,8 @@ absl::StatusOr<BlockSearch> BlockSearch::Create(const NetworkDef& network,
   search.blocks_ = FindBlocks(network, shapes);
   search.layers_ = CostedLayers(network, shapes, options.context);
   for (const Block& block : search.blocks_) {
-    search.candidates_.push_back(CandidateRange(block.width, options.channel_step));
+    search.candidates_.push_back(
+        CandidateRange(block.width, options.channel_step, MinCandidateWidth(block)));
   }
   search.network_ = network;
   search.options_ = options;

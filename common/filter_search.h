@@ -24,7 +24,8 @@ absl::StatusOr<SearchStrategy> ParseSearchStrategy(absl::string_view name);
 
 struct SearchOptions {
   SearchStrategy strategy = SearchStrategy::kExact;
-  // Candidates are multiples of this step (the original's min_feature_size, 8 for every block).
+  // Candidates are multiples of this step (the original's min_feature_size, 8 for every block),
+  // none below MinCandidateWidth.
   int channel_step = 8;
   // kBinary: stop bisecting once right - left <= threshold (the paper's default 16).
   int binary_threshold = 16;
@@ -48,17 +49,30 @@ struct SearchResult {
 };
 
 // Candidate output counts for a block of `width` outputs, widest first:
-// floor(width / step) * step, ..., 2 * step, step; just {width} when width < step.
-std::vector<int> CandidateWidths(int width, int step);
+// floor(width / step) * step, ..., 2 * step, step; just {width} when width < step. None is
+// below `min_width` (MinCandidateWidth), except that the widest is always a candidate.
+std::vector<int> CandidateWidths(int width, int step, int min_width = 1);
+
+// The narrowest width a search may give `block`: 2 when a depthwise conv would be left with
+// one channel, else 1. At one channel that conv has groups = 1, which is an ordinary conv
+// (IsDepthwiseConv): its shape belongs to another LUT family than the depthwise layer's (one the
+// table usually lacks: NotFound, or a latency interpolated from unrelated convs), and FindBlocks
+// would split the group there. Only a channel_step of 1 reaches such a width.
+int MinCandidateWidth(const Block& block);
 
 // The same sequence without materialising it (searches index it; a 4096-wide block has 512).
 class CandidateRange {
  public:
   CandidateRange() = default;
-  CandidateRange(int width, int step)
+  CandidateRange(int width, int step, int min_width = 1)
       : top_(width < step ? width : width / step * step),
         step_(step),
-        size_(width < step ? 1 : width / step) {}
+        size_(width < step ? 1 : width / step) {
+    // Only a step below min_width can put a multiple of the step under it.
+    if (size_ > 1 && (*this)[size_ - 1] < min_width) {
+      size_ = top_ < min_width ? 1 : (top_ - min_width) / step_ + 1;
+    }
+  }
   int operator[](int i) const { return top_ - i * step_; }
   int size() const { return size_; }
 
