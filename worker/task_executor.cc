@@ -184,7 +184,8 @@ std::vector<common::LayerShape> SearchShapes(const common::NetworkDef& network,
   };
   add(network);
   const int width = block.width;
-  for (int candidate : common::CandidateWidths(width, channel_step)) {
+  for (int candidate :
+       common::CandidateWidths(width, channel_step, common::MinCandidateWidth(block))) {
     if (candidate != width) add(common::WithBlockWidth(network, block, candidate));
   }
   return shapes;
