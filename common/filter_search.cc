@@ -41,6 +41,8 @@ struct Problem {
   // kExact: costs of layers at their unchanged shapes, filled on first use and shared by the
   // blocks of one SimplifyAllBlocks call.
   std::vector<std::optional<double>>& base_costs;
+  // Per layer of the network: its index into `layers`, or -1 (it costs nothing).
+  const std::vector<int>& costed_position;
 };
 
 // The whole-network resource of candidate `i`, recomputed from scratch as the original does.
@@ -96,14 +98,10 @@ class ExactSearch {
 
   absl::StatusOr<std::pair<int, double>> Run() {
     touched_.assign(layers_.size(), Touch{});
-    absl::flat_hash_map<int, int> position;  // layer index -> index into layers_
-    for (size_t j = 0; j < layers_.size(); ++j) {
-      position[layers_[j].layer_index] = static_cast<int>(j);
-    }
     for (const BlockMember& member : p_.block.members) {
-      auto it = position.find(member.layer_index);
-      if (it == position.end()) continue;  // batchnorm: costs nothing
-      Touch& touch = touched_[it->second];
+      const int j = p_.costed_position[member.layer_index];
+      if (j < 0) continue;  // batchnorm: costs nothing
+      Touch& touch = touched_[j];
       touch.any = true;
       switch (member.kind) {
         case BlockMember::Kind::kProducer:
@@ -294,6 +292,10 @@ absl::StatusOr<BlockSearch> BlockSearch::Create(const NetworkDef& network,
   NETADAPT_ASSIGN_OR_RETURN(std::vector<TensorShape> shapes, InferShapes(network));
   search.blocks_ = FindBlocks(network, shapes);
   search.layers_ = CostedLayers(network, shapes, options.context);
+  search.costed_position_.assign(network.layers.size(), -1);
+  for (size_t j = 0; j < search.layers_.size(); ++j) {
+    search.costed_position_[search.layers_[j].layer_index] = static_cast<int>(j);
+  }
   for (const Block& block : search.blocks_) {
     search.candidates_.push_back(
         CandidateRange(block.width, options.channel_step, MinCandidateWidth(block)));
@@ -337,8 +339,9 @@ absl::StatusOr<SearchResult> BlockSearch::Search(int block, double target, Resou
   SearchResult result;
   result.block = block;
   CountingModel counting(model, result.stats);
-  const Problem problem{network_, layers_,  chosen_block, candidates, target,
-                        options_, counting, result.stats, base_costs};
+  const Problem problem{network_,  layers_,      chosen_block, candidates,
+                        target,    options_,     counting,     result.stats,
+                        base_costs, costed_position_};
   absl::StatusOr<std::pair<int, double>> found;
   switch (options_.strategy) {
     case SearchStrategy::kLinear:

@@ -130,6 +130,7 @@ class BlockSearch {
   SearchOptions options_;
   std::vector<Block> blocks_;
   std::vector<CostedLayer> layers_;  // the network's conv2d and linear layers
+  std::vector<int> costed_position_;  // per network layer: its index into layers_, or -1
   std::vector<CandidateRange> candidates_;  // per block, widest first
 };
 

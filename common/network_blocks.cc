@@ -129,7 +129,7 @@ class ChannelGraph {
 
   // Ties two layouts channel for channel; when their splits differ, nothing in them is
   // prunable (slicing would have to split a group across blocks).
-  void Tie(const Layout& a, const Layout& b, const std::string& where) {
+  void Tie(const Layout& a, const Layout& b, const Layer& where) {
     bool aligned = a.size() == b.size();
     for (size_t k = 0; aligned && k < a.size(); ++k) {
       aligned = a[k].channels == b[k].channels &&
@@ -140,7 +140,8 @@ class ChannelGraph {
       return;
     }
     const std::string reason =
-        absl::StrCat("tied by ", where, " to inputs whose concatenated parts differ");
+        absl::StrCat("tied by ", LayerOpName(where.op), " ", where.name,
+                     " to inputs whose concatenated parts differ");
     FixAll(a, reason);
     FixAll(b, reason);
   }
@@ -154,7 +155,6 @@ class ChannelGraph {
 
   Layout Propagate(size_t i, const std::vector<const Layout*>& in) {
     const Layer& layer = network_.layers[i];
-    const std::string where = absl::StrCat(LayerOpName(layer.op), " ", layer.name);
     switch (layer.op) {
       case LayerOp::kConv2d:
         if (layer.IsDepthwise()) return *in.front();
@@ -176,10 +176,10 @@ class ChannelGraph {
       case LayerOp::kConcat:
         return InputLayout(i, in);
       case LayerOp::kAdd:
-        for (size_t k = 1; k < in.size(); ++k) Tie(*in[0], *in[k], where);
+        for (size_t k = 1; k < in.size(); ++k) Tie(*in[0], *in[k], layer);
         return *in.front();
       case LayerOp::kMul: {
-        Tie(*in[0], *in[1], where);
+        Tie(*in[0], *in[1], layer);
         // The output has the gated tensor's layout (the gate is [C, 1, 1]).
         const TensorShape& first = InputShape(network_, shapes_, inputs_[i], 0);
         const bool first_is_gate = first.height == 1 && first.width == 1 &&

@@ -33,8 +33,7 @@ constexpr std::array<std::pair<LayerOp, absl::string_view>, 16> kOpNames = {{
 // Builds "layers[i] (name): <field> <problem>" errors.
 class LayerErrors {
  public:
-  LayerErrors(int index, const Layer& layer, std::string source = "its input")
-      : index_(index), layer_(layer), source_(std::move(source)) {}
+  LayerErrors(int index, const Layer& layer) : index_(index), layer_(layer) {}
 
   absl::Status Error(absl::string_view field, absl::string_view problem) const {
     return absl::InvalidArgumentError(
@@ -57,8 +56,12 @@ class LayerErrors {
   absl::Status RequireInputChannels(absl::string_view field, int declared,
                                     const TensorShape& in) const {
     if (declared == in.channels) return absl::OkStatus();
-    return Error(field, absl::StrCat("is ", declared, " but ", source_, " outputs ",
-                                     in.channels, " channels"));
+    // Built only on error: shape inference runs in the linear search's inner loop.
+    const std::string source = layer_.inputs.empty()
+                                   ? std::string("the previous layer")
+                                   : absl::StrCat("its input '", layer_.inputs[0], "'");
+    return Error(field, absl::StrCat("is ", declared, " but ", source, " outputs ", in.channels,
+                                     " channels"));
   }
   absl::Status RequireNonEmptyOutput(const TensorShape& out) const {
     if (out.channels > 0 && out.height > 0 && out.width > 0) return absl::OkStatus();
@@ -69,7 +72,6 @@ class LayerErrors {
  private:
   int index_;
   const Layer& layer_;
-  std::string source_;  // what the layer reads, for messages: "the previous layer", ...
 };
 
 // Output size of a sliding window along one axis, as PyTorch computes it.
@@ -390,10 +392,7 @@ absl::StatusOr<std::vector<TensorShape>> InferShapes(const NetworkDef& network) 
   std::vector<TensorShape> in_shapes;
   for (size_t i = 0; i < n; ++i) {
     const Layer& layer = network.layers[i];
-    const LayerErrors err(static_cast<int>(i), layer,
-                          layer.inputs.empty()
-                              ? std::string("the previous layer")
-                              : absl::StrCat("its input '", layer.inputs[0], "'"));
+    const LayerErrors err(static_cast<int>(i), layer);
     if (layer.name.empty()) return err.Error("name", "must not be empty");
     if (layer.name == kNetworkInputName) {
       return err.Error("name", absl::StrCat("'", kNetworkInputName,
