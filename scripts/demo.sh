@@ -39,7 +39,11 @@ mkdir -p "$out"
 
 scripts/local-cluster.sh stop "$out/cluster" > /dev/null 2>&1 || true
 trap 'scripts/local-cluster.sh stop "$out/cluster"' EXIT
-eval "$(scripts/local-cluster.sh start "$out/cluster" 2 | tee /dev/stderr | grep '^export ')"
+# Printed through the inherited stderr: `tee /dev/stderr` would reopen (and truncate) a log
+# file that stderr is redirected to.
+started=$(scripts/local-cluster.sh start "$out/cluster" 2)
+echo "$started" >&2
+eval "$(grep '^export ' <<< "$started")"
 
 # The job name `netadapt submit/pretrain --output json` prints.
 job_name() { sed -n 's/.*"name": *"\(jobs\/[0-9]*\)".*/\1/p' | head -1; }
@@ -90,11 +94,13 @@ rows = [("measured latency (ms)", f"{ms(seed):.3f}", f"{ms(final):.3f}"),
         ("LUT latency (ms)", f"{seed.get('resource', 0):.3f}", f"{final.get('resource', 0):.3f}"),
         ("test accuracy", f"{100 * seed_test:.2f}%", f"{100 * final.get('accuracy', 0):.2f}%"),
         ("weights", seed.get("weights", "0"), final.get("weights", "0")),
-        ("MACs", seed.get("macs", "0"), final.get("macs", "0")),
-        ("widths", " ".join(map(str, seed.get("widths", []))), " ".join(map(str, final.get("widths", []))))]
+        ("MACs", seed.get("macs", "0"), final.get("macs", "0"))]
 print(f"\n{'':24}{'seed':>16}{'adapted':>16}")
 for name, a, b in rows:
     print(f"{name:24}{str(a):>16}{str(b):>16}")
+# Widths (one per conv and linear layer) are too long for a column.
+for name, r in (("seed widths", seed), ("adapted widths", final)):
+    print(f"{name:24}{' '.join(map(str, r.get('widths', [])))}")
 if ms(seed) > 0:
     print(f"\nadapted / seed measured latency: {ms(final) / ms(seed):.2f}")
 PY
