@@ -26,8 +26,9 @@
 #include "common/zoo.h"
 #include "profiler-agent/lut_builder.h"
 
-ABSL_FLAG(std::string, network, "", "A zoo model (alexnet, mobilenet, helloworld, vgg16) or a "
-                                    "NetworkDef JSON file.");
+ABSL_FLAG(std::string, network, "",
+          "A zoo model (alexnet, mobilenet, helloworld, vgg16, resnet18, resnet34, resnet50, "
+          "mobilenet_v2) or a NetworkDef JSON file (sequential or a graph).");
 ABSL_FLAG(int, input_size, 0, "Zoo models: input size in pixels (0 = the model's default).");
 ABSL_FLAG(double, width_multiplier, 1.0, "Zoo models: width multiplier.");
 ABSL_FLAG(int, num_classes, 10, "Zoo models: classes.");
