@@ -20,7 +20,12 @@
 #include "profiler-agent/profiler.h"
 #include "profiler-agent/profiler_service.h"
 
-ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on (127.0.0.1 for loopback only).");
+ABSL_FLAG(std::string, host, "127.0.0.1",
+          "Address to listen on: loopback by default; 0.0.0.0 (all interfaces) needs --token_file "
+          "or --insecure.");
+ABSL_FLAG(bool, insecure, false,
+          "Allow listening on a non-loopback --host without authentication (no --token_file, no "
+          "client certificates): anyone who can reach the port may call every service.");
 ABSL_FLAG(int, port, 50061, "Port to listen on; 0 picks a free one (see --port_file).");
 ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file once serving.");
 ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection.");
@@ -91,6 +96,7 @@ int Run() {
   server_options.port_file = absl::GetFlag(FLAGS_port_file);
   server_options.reflection = absl::GetFlag(FLAGS_reflection);
   server_options.security = *std::move(security);
+  server_options.insecure = absl::GetFlag(FLAGS_insecure);
   absl::StatusOr<std::unique_ptr<rpc::RpcServer>> server =
       rpc::RpcServer::Start(server_options, {&service});
   if (!server.ok()) {

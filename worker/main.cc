@@ -28,7 +28,12 @@
 #include "worker/worker_service.h"
 
 ABSL_FLAG(std::string, master, "", "host:port of the master's CoordinatorService. Required.");
-ABSL_FLAG(std::string, host, "0.0.0.0", "Address to listen on (127.0.0.1 for loopback only).");
+ABSL_FLAG(std::string, host, "127.0.0.1",
+          "Address to listen on: loopback by default; 0.0.0.0 (all interfaces) needs --token_file "
+          "or --insecure.");
+ABSL_FLAG(bool, insecure, false,
+          "Allow listening on a non-loopback --host without authentication (no --token_file, no "
+          "client certificates): anyone who can reach the port may call every service.");
 ABSL_FLAG(int, port, 50071, "Port to listen on; 0 picks a free one (see --port_file).");
 ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file once serving.");
 ABSL_FLAG(std::string, advertise_host, "127.0.0.1",
@@ -131,6 +136,7 @@ int Run() {
   server_options.port_file = absl::GetFlag(FLAGS_port_file);
   server_options.reflection = absl::GetFlag(FLAGS_reflection);
   server_options.security = *std::move(server_security);
+  server_options.insecure = absl::GetFlag(FLAGS_insecure);
   absl::StatusOr<std::unique_ptr<rpc::RpcServer>> server =
       rpc::RpcServer::Start(server_options, {&service});
   if (!server.ok()) {

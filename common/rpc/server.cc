@@ -13,7 +13,9 @@
 #include <chrono>
 #include <ctime>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/file_util.h"
 #include "common/rpc/auth.h"
 #include "common/logging.h"
@@ -60,8 +62,27 @@ sigset_t TerminationSignals() {
 
 }  // namespace
 
+bool IsLoopbackAddress(absl::string_view address) {
+  absl::string_view host = address;
+  if (absl::ConsumePrefix(&host, "[")) {
+    host = host.substr(0, host.find(']'));
+  } else if (const size_t colon = host.rfind(':'); colon != absl::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
 absl::StatusOr<std::unique_ptr<RpcServer>> RpcServer::Start(
     const ServerOptions& options, const std::vector<grpc::Service*>& services) {
+  const bool authenticated =
+      !options.security.tokens.empty() || !options.security.tls_client_ca_pem.empty();
+  if (!authenticated && !options.insecure && !IsLoopbackAddress(options.address)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to listen on ", options.address,
+        " without authentication: anyone who can reach it could call every service. Give "
+        "--token_file (docs/SECURITY.md), listen on loopback (--host=127.0.0.1), or pass "
+        "--insecure to accept the risk"));
+  }
   // Process-wide, but harmless to repeat: every server of ours has the health service.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/rpc/auth.h"
 
@@ -18,8 +19,9 @@ class Service;
 namespace netadapt::rpc {
 
 struct ServerOptions {
-  // host:port to listen on; port 0 picks a free one (see RpcServer::port()).
-  std::string address = "0.0.0.0:0";
+  // host:port to listen on; port 0 picks a free one (see RpcServer::port()). Loopback by
+  // default: a server reachable from other hosts must authenticate its callers (below).
+  std::string address = "127.0.0.1:0";
   // When set, the bound port is written there (atomically, "<port>\n") once the server runs,
   // so tests and scripts can start a server on port 0 and find it.
   std::string port_file;
@@ -33,7 +35,15 @@ struct ServerOptions {
   // Who may call (bearer tokens and their roles) and TLS; default: everyone, plaintext. The
   // check runs before any handler (auth.h). Health and reflection stay open.
   ServerSecurity security;
+  // Allows a non-loopback address without authentication (no bearer token, no client
+  // certificates). Off: Start refuses such a server, since anyone who can reach the port could
+  // create jobs, run tasks and write artifacts to disk (Ray's CVE-2023-48022 is the lesson).
+  bool insecure = false;
 };
+
+// Whether `address` (host:port, [v6]:port) listens on loopback only: 127.0.0.0/8, ::1 or
+// localhost.
+bool IsLoopbackAddress(absl::string_view address);
 
 // A started gRPC server with the project's standard setup: the gRPC health service
 // (grpc.health.v1.Health, overall status SERVING until Shutdown), reflection when enabled,
@@ -41,8 +51,9 @@ struct ServerOptions {
 // outlive the server. Thread-safe.
 class RpcServer {
  public:
-  // Starts serving `services` per `options`. Unavailable when the address cannot be bound;
-  // the port file's write error otherwise.
+  // Starts serving `services` per `options`. FailedPrecondition for a non-loopback address
+  // without authentication unless options.insecure, naming the flags that fix it; Unavailable
+  // when the address cannot be bound; the port file's write error otherwise.
   static absl::StatusOr<std::unique_ptr<RpcServer>> Start(
       const ServerOptions& options, const std::vector<grpc::Service*>& services);
 

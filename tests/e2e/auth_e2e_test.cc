@@ -235,5 +235,40 @@ TEST_F(AuthE2eTest, OnlyTheMasterMayCallTheWorkerService) {
   EXPECT_FALSE(with_master_token.ok());
 }
 
+// Secure by default (issue 14): each server binary asked to listen on all interfaces without
+// a token exits at once with status 1, naming the flags; with --insecure it serves.
+TEST(SecureDefaultsTest, AllInterfacesWithoutATokenIsRefusedByEveryServer) {
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/secure_defaults_", getpid());
+  ASSERT_EQ(std::system(absl::StrCat("mkdir -p '", dir, "'").c_str()), 0);
+  for (const std::string binary :
+       {NETADAPT_MASTER_BINARY, NETADAPT_WORKER_BINARY, NETADAPT_PROFILER_BINARY}) {
+    std::string extra = binary == NETADAPT_MASTER_BINARY
+                            ? absl::StrCat(" --state_dir='", dir, "/state'")
+                            : binary == NETADAPT_WORKER_BINARY ? " --master=127.0.0.1:1" : "";
+    const std::string log = dir + "/log";
+    const std::string command = absl::StrCat("timeout 20 ", binary, " --host=0.0.0.0 --port=0",
+                                             extra, " > '", log, "' 2>&1");
+    const int status = std::system(command.c_str());
+    ASSERT_TRUE(WIFEXITED(status)) << command;
+    EXPECT_EQ(WEXITSTATUS(status), 1) << command;
+    NETADAPT_ASSERT_OK_AND_ASSIGN(std::string output, common::ReadFile(log));
+    EXPECT_THAT(output, HasSubstr("refusing to listen on 0.0.0.0:0 without authentication"))
+        << binary;
+    EXPECT_THAT(output, HasSubstr("--token_file")) << binary;
+    EXPECT_THAT(output, HasSubstr("--insecure")) << binary;
+  }
+  // --insecure: the profiler agent (no other dependencies) serves on all interfaces until
+  // `timeout` stops it (status 124).
+  const std::string log = dir + "/insecure.log";
+  const std::string command =
+      absl::StrCat("timeout 3 ", NETADAPT_PROFILER_BINARY,
+                   " --insecure --host=0.0.0.0 --port=0 --threads=1 > '", log, "' 2>&1");
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << command;
+  EXPECT_EQ(WEXITSTATUS(status), 124) << command;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::string output, common::ReadFile(log));
+  EXPECT_THAT(output, HasSubstr("listening on 0.0.0.0:0"));
+}
+
 }  // namespace
 }  // namespace netadapt

@@ -91,7 +91,38 @@ TEST(RpcServerTest, ReflectionCanBeSwitchedOff) {
 TEST(RpcServerTest, UnbindableAddressIsUnavailable) {
   ServerOptions options;
   options.address = "256.0.0.1:0";
+  options.insecure = true;  // past the authentication check, to the bind
   EXPECT_THAT(RpcServer::Start(options, {}), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(RpcServerTest, LoopbackAddresses) {
+  for (const char* address : {"127.0.0.1:0", "127.1.2.3:50051", "localhost:1", "[::1]:50051"}) {
+    EXPECT_TRUE(IsLoopbackAddress(address)) << address;
+  }
+  for (const char* address : {"0.0.0.0:0", "[::]:50051", "10.0.0.2:50051", "jetson.lan:50061",
+                              "128.0.0.1:1"}) {
+    EXPECT_FALSE(IsLoopbackAddress(address)) << address;
+  }
+}
+
+// Secure by default: all interfaces without a token or client certificates is refused, naming
+// the flags that fix it; a token, loopback or an explicit `insecure` starts.
+TEST(RpcServerTest, AllInterfacesWithoutAuthenticationIsRefused) {
+  ServerOptions options;
+  options.address = "0.0.0.0:0";
+  EXPECT_THAT(RpcServer::Start(options, {}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::AllOf(::testing::HasSubstr("0.0.0.0:0"),
+                                        ::testing::HasSubstr("--token_file"),
+                                        ::testing::HasSubstr("--insecure"))));
+  options.security.tokens.push_back({"client", "secret-token"});
+  EXPECT_TRUE(RpcServer::Start(options, {}).ok());
+  options.security.tokens.clear();
+  options.insecure = true;
+  EXPECT_TRUE(RpcServer::Start(options, {}).ok());
+  ServerOptions loopback;
+  EXPECT_EQ(loopback.address, "127.0.0.1:0");
+  EXPECT_TRUE(RpcServer::Start(loopback, {}).ok());
 }
 
 // grpc.health.v1.Health/Check with an empty request; the response's status field, or -1.
