@@ -324,6 +324,7 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Simplify(const v1::SimplifyTask& ta
   const std::string name = TaskName(task.header(), "simplify");
   constexpr int64_t kSteps = 4;  // fetch, search, prune, upload
   NETADAPT_ASSIGN_OR_RETURN(const std::string device, TaskDevice(task.header()));
+  if (task.block_widths_size() > 0) return PruneToWidths(task, device, context);
   if (!std::isfinite(task.target_resource())) {
     return absl::InvalidArgumentError("target_resource: must be finite");
   }
@@ -404,6 +405,57 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Simplify(const v1::SimplifyTask& ta
               latency_model != nullptr
                   ? absl::StrCat(", ", latency_model->round_trips(), " LookupLatency calls")
                   : "");
+  return result;
+}
+
+absl::StatusOr<v1::TaskResult> TaskExecutor::PruneToWidths(const v1::SimplifyTask& task,
+                                                           const std::string& device,
+                                                           const TaskContext& context) {
+  const std::string name = TaskName(task.header(), "simplify");
+  const int64_t total = task.block_widths_size() + 2;  // fetch, each block, upload
+  Report(context, 0, total, "fetching the model");
+  NETADAPT_ASSIGN_OR_RETURN(engine::Model model,
+                            LoadModel(task.model_digest(), "model_digest", device));
+  NETADAPT_ASSIGN_OR_RETURN(std::vector<common::Block> blocks, common::FindBlocks(model.def()));
+  if (task.block_widths_size() != static_cast<int>(blocks.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("block_widths: ", task.block_widths_size(),
+                                                   " given for the ", blocks.size(),
+                                                   " blocks of ", model.def().name));
+  }
+  for (int b = 0; b < task.block_widths_size(); ++b) {
+    if (task.block_widths(b) < 1 || task.block_widths(b) > blocks[b].width) {
+      return absl::InvalidArgumentError(absl::StrCat("block_widths[", b, "]: ",
+                                                     task.block_widths(b), " is not in [1, ",
+                                                     blocks[b].width, "]"));
+    }
+  }
+  // Block by block, in order, each pruned as Simplify prunes one: its channels ranked on the
+  // model as pruned so far. Indices of the other blocks do not move; a change of the groups
+  // themselves (a depthwise conv left with one channel) is refused.
+  for (int b = 0; b < task.block_widths_size(); ++b) {
+    NETADAPT_RETURN_IF_ERROR(CheckCancelled(context, name));
+    Report(context, b + 1, total, absl::StrCat("pruning block ", b, " to ", task.block_widths(b)));
+    if (blocks[b].width == task.block_widths(b)) continue;
+    NETADAPT_ASSIGN_OR_RETURN(engine::PruneResult pruned,
+                              engine::PruneBlock(model, b, task.block_widths(b)));
+    model = std::move(pruned.model);
+    NETADAPT_ASSIGN_OR_RETURN(blocks, common::FindBlocks(model.def()));
+    if (static_cast<int>(blocks.size()) != task.block_widths_size()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("block_widths[", b, "]: pruning block ", b, " to ", task.block_widths(b),
+                       " changed the channel groups of ", model.def().name));
+    }
+  }
+  NETADAPT_ASSIGN_OR_RETURN(const std::string bytes, engine::SerializeCheckpoint(model));
+  NETADAPT_RETURN_IF_ERROR(CheckCancelled(context, name));
+  Report(context, total - 1, total, "uploading the model");
+  NETADAPT_ASSIGN_OR_RETURN(const std::string digest, Put(bytes));
+  Report(context, total, total, "done");
+  v1::TaskResult result;
+  result.set_model_digest(digest);
+  result.set_meets_target(true);
+  for (int32_t width : Widths(model.def())) result.add_widths(width);
+  Log()->info("[{}] pruned to {}", name, common::WidthsString(model.def()));
   return result;
 }
 

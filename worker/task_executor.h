@@ -106,7 +106,9 @@ class TaskExecutor {
   // model is pruned to the smallest candidate anyway), widths (output count of
   // every conv and linear layer). LATENCY asks the master for every shape the
   // search can need in one LookupLatency call (batch 1, float32 shapes) before
-  // searching.
+  // searching. With task.block_widths, no search: every block is pruned to
+  // its width in turn (InvalidArgument for a wrong count or a width out of
+  // range); the result has model_digest and widths.
   absl::StatusOr<v1::TaskResult> Simplify(const v1::SimplifyTask& task, const TaskContext& context);
 
   // Short-term fine-tuning: `steps` SGD steps at a constant rate on the
@@ -142,6 +144,10 @@ class TaskExecutor {
   // Model `digest` (fetched, parsed) on `device`.
   absl::StatusOr<engine::Model> LoadModel(absl::string_view digest, absl::string_view field,
                                           const std::string& device);
+  // Simplify with block_widths: every block pruned to its width, no search.
+  absl::StatusOr<v1::TaskResult> PruneToWidths(const v1::SimplifyTask& task,
+                                               const std::string& device,
+                                               const TaskContext& context);
   // Trains `model` per `training` with the randomness of `header`, puts the
   // result (shared by FineTune and Pretrain).
   absl::StatusOr<v1::TaskResult> Train(const v1::TaskHeader& header,

@@ -15,6 +15,7 @@
 #include "common/synthetic_latency.h"
 #include "common/torch/checkpoint.h"
 #include "common/torch/model.h"
+#include "common/torch/pruning.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/worker/fake_master.h"
 #include "tests/worker/test_util.h"
@@ -160,6 +161,43 @@ TEST_F(TaskExecutorTest, SimplifyReportsAnUnreachableTarget) {
   EXPECT_FALSE(result.meets_target());
   EXPECT_EQ(result.width(), 4);  // the smallest candidate
   EXPECT_FALSE(result.model_digest().empty());
+}
+
+// Simplify with block_widths (the uniform baseline): no search; every block pruned in turn as
+// PruneBlock prunes one, to exactly the model pruning block by block gives.
+TEST_F(TaskExecutorTest, SimplifyToBlockWidthsPrunesBlockByBlock) {
+  const std::string seed = SeedModel();
+  v1::SimplifyTask task = SimplifyTask(seed, 0, 0, v1::RESOURCE_TYPE_FLOPS);
+  task.add_block_widths(8);
+  task.add_block_widths(12);
+  std::vector<v1::TaskProgress> progress;
+  TaskContext context;
+  context.on_progress = [&](const v1::TaskProgress& p) { progress.push_back(p); };
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::TaskResult result, executor_.Simplify(task, context));
+  EXPECT_THAT(result.widths(), ElementsAreArray({8, 12, 4}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(engine::Model expected, Load(seed));
+  for (const auto& [block, width] : {std::pair{0, 8}, std::pair{1, 12}}) {
+    NETADAPT_ASSERT_OK_AND_ASSIGN(engine::PruneResult pruned,
+                                  engine::PruneBlock(expected, block, width));
+    expected = std::move(pruned.model);
+  }
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::string bytes, engine::SerializeCheckpoint(expected));
+  EXPECT_EQ(master_.Get(result.model_digest()), bytes);
+  ASSERT_FALSE(progress.empty());
+  EXPECT_EQ(progress.back().step(), progress.back().total_steps());
+
+  // A width equal to the block's leaves it as it is.
+  task.set_block_widths(0, 16);
+  task.set_block_widths(1, 32);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::TaskResult same, executor_.Simplify(task, {}));
+  EXPECT_THAT(same.widths(), ElementsAreArray({16, 32, 4}));
+
+  task.set_block_widths(1, 33);
+  EXPECT_THAT(executor_.Simplify(task, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("block_widths[1]")));
+  task.add_block_widths(4);
+  EXPECT_THAT(executor_.Simplify(task, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("3 given for the 2 blocks")));
 }
 
 // A master (or a network path) that substitutes another valid checkpoint for the one asked
