@@ -155,6 +155,7 @@ class ChannelGraph {
 
   Layout Propagate(size_t i, const std::vector<const Layout*>& in) {
     const Layer& layer = network_.layers[i];
+    if (IsChannelWise(layer.op)) return *in.front();
     switch (layer.op) {
       case LayerOp::kConv2d:
         if (layer.IsDepthwise()) return *in.front();
@@ -186,17 +187,8 @@ class ChannelGraph {
                                    !(first == InputShape(network_, shapes_, inputs_[i], 1));
         return first_is_gate ? *in[1] : *in[0];
       }
-      case LayerOp::kBatchNorm2d:
-      case LayerOp::kRelu:
-      case LayerOp::kRelu6:
-      case LayerOp::kSigmoid:
-      case LayerOp::kHardsigmoid:
-      case LayerOp::kHardswish:
-      case LayerOp::kMaxPool2d:
-      case LayerOp::kAvgPool2d:
-      case LayerOp::kAdaptiveAvgPool2d:
-      case LayerOp::kDropout:
-        return *in.front();
+      default:
+        break;  // channel-wise ops returned above
     }
     return *in.front();
   }
