@@ -50,12 +50,16 @@ if(NOT NETADAPT_AGENT_ONLY)
                         "Debian package 'libonnx-dev' (bookworm: 1.12).")
   endif()
 
-  find_package(nlohmann_json CONFIG QUIET)
-  netadapt_require(nlohmann_json_FOUND "nlohmann-json3-dev" "nlohmann/json (benchmarks and CLI output)")
 
   # CLI11 (header-only): the subcommands of the `netadapt` CLI.
   find_package(CLI11 CONFIG QUIET)
   netadapt_require(CLI11_FOUND "libcli11-dev" "CLI11 (the netadapt command line)")
+endif()
+
+# What only the tests and benchmarks need (NETADAPT_BUILD_TESTS, off in the images).
+if(NETADAPT_BUILD_TESTS AND NOT NETADAPT_AGENT_ONLY)
+  find_package(nlohmann_json CONFIG QUIET)
+  netadapt_require(nlohmann_json_FOUND "nlohmann-json3-dev" "nlohmann/json (benchmarks)")
 
   find_package(GTest CONFIG QUIET)
   netadapt_require(GTest_FOUND "libgtest-dev libgmock-dev" "GoogleTest")
