@@ -334,6 +334,24 @@ absl::StatusOr<v1::JobSpec> JobManager::Resolve(const v1::JobSpec& input) const 
   if (spec.channel_step() < 0) return Invalid("channel_step", "must be positive");
   if (spec.channel_step() == 0) spec.set_channel_step(8);
 
+  if (!spec.has_uniform_baseline()) spec.set_uniform_baseline(true);
+  if (spec.budget_metric() == v1::BUDGET_METRIC_UNSPECIFIED) {
+    spec.set_budget_metric(v1::BUDGET_METRIC_LUT);
+  }
+  if (!v1::BudgetMetric_IsValid(spec.budget_metric())) {
+    return Invalid("budget_metric", absl::StrCat("unknown value ", spec.budget_metric()));
+  }
+  if (spec.budget_metric() == v1::BUDGET_METRIC_MEASURED) {
+    if (spec.resource_type() != v1::RESOURCE_TYPE_LATENCY) {
+      return Invalid("budget_metric", "MEASURED needs resource_type LATENCY");
+    }
+    if (!options_.measure_network) {
+      return absl::FailedPreconditionError(
+          "spec.budget_metric: MEASURED needs a profiler agent to measure networks, and this "
+          "master has none (start it with --profiler)");
+    }
+  }
+
   if (spec.resource_type() == v1::RESOURCE_TYPE_LATENCY) {
     if (spec.lut_mode() == v1::LUT_MODE_UNSPECIFIED) spec.set_lut_mode(v1::LUT_MODE_MEASURE);
     if (spec.interpolation().empty()) spec.set_interpolation("bilinear");

@@ -2,17 +2,20 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <optional>
 #include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/backoff.h"
 #include "common/dataset_random.h"
 #include "common/network_blocks.h"
 #include "common/network_def_json.h"
 #include "common/status_macros.h"
+#include "common/uniform_thinning.h"
 #include "common/logging.h"
 #include "spdlog/spdlog.h"
 
@@ -40,7 +43,7 @@ std::vector<int32_t> Widths(const common::NetworkDef& network) {
 }
 
 v1::ModelResult JobRunner::Result(const std::string& digest, const common::NetworkDef& network,
-                                  double resource, double accuracy) {
+                                  double resource, double accuracy, bool measure) {
   v1::ModelResult result;
   result.set_model_digest(digest);
   result.set_resource(resource);
@@ -56,13 +59,17 @@ v1::ModelResult JobRunner::Result(const std::string& digest, const common::Netwo
     result.set_macs(static_cast<int64_t>(*m));
   }
   *result.mutable_network() = common::NetworkDefToProto(network);
-  if (options_.measure_network && spec_.resource_type() == v1::RESOURCE_TYPE_LATENCY) {
-    absl::StatusOr<double> measured = options_.measure_network(network);
-    if (measured.ok()) {
-      result.set_measured_latency_ms(*measured);
+  if (measure && options_.measure_network && spec_.resource_type() == v1::RESOURCE_TYPE_LATENCY) {
+    const int rounds = spec_.budget_metric() == v1::BUDGET_METRIC_MEASURED
+                           ? std::max(1, options_.budget_measurement_rounds)
+                           : 1;
+    int runs = 0;
+    const double measured = MeasureBest(network, rounds, &runs);
+    if (runs > 0) {
+      result.set_measured_latency_ms(measured);
+      result.set_measured_latency_runs(runs);
     } else {
-      Log()->warn("[job={}] measuring {} end to end failed: {}", job_, common::WidthsString(network),
-                  measured.status().ToString());
+      Log()->warn("[job={}] measuring {} end to end failed", job_, common::WidthsString(network));
     }
   }
   return result;
@@ -93,7 +100,18 @@ struct JobRunner::Current {
   double accuracy = 0;
   double budget = 0;
   double reduction = 0;  // the first iteration's
+  // Measured end to end (0: not measured), for a budget on measured latency.
+  double measured = 0;
 };
+
+bool JobRunner::AboveBudget(const Current& current) const {
+  if (spec_.budget_metric() == v1::BUDGET_METRIC_MEASURED && current.measured > 0) {
+    return current.measured > current.budget;
+  }
+  // A network the device could not measure is held to the LUT's sum (which is below the
+  // budget too only when the LUT agrees).
+  return current.resource > current.budget;
+}
 
 JobRunner::JobRunner(std::string job, JobStore& store, WorkerPool& pool, TaskRunner& tasks,
                      common::ResourceModel& resources, Cancellation& cancellation,
@@ -163,7 +181,7 @@ absl::Status JobRunner::RunJob(const v1::Job& job) {
     NETADAPT_RETURN_IF_ERROR(Restore(job, current, first_iteration, resumed));
   }
   for (int iteration = first_iteration;
-       iteration <= spec_.max_iters() && current.resource > current.budget; ++iteration) {
+       iteration <= spec_.max_iters() && AboveBudget(current); ++iteration) {
     if (cancellation_.cancelled()) return absl::CancelledError("cancelled");
     NETADAPT_RETURN_IF_ERROR(Iterate(current, iteration, resumed));
     resumed.clear();  // only the interrupted iteration has any
@@ -178,6 +196,7 @@ absl::Status JobRunner::Restore(const v1::Job& job, Current& current, int& first
   current.model_digest = seed.model_digest();
   current.resource = seed.resource();
   current.accuracy = seed.accuracy();
+  current.measured = seed.measured_latency_ms();
   current.budget = job.budget();
   current.reduction = spec_.init_resource_reduction() > 0
                           ? spec_.init_resource_reduction()
@@ -188,6 +207,7 @@ absl::Status JobRunner::Restore(const v1::Job& job, Current& current, int& first
     current.model_digest = last.model_digest();
     current.resource = last.resource();
     current.accuracy = last.accuracy();
+    current.measured = last.measured_latency_ms();
   }
   first_iteration = job.history_size() + 1;
   // The interrupted iteration's finished proposals (their outcomes were persisted) are kept.
@@ -451,14 +471,23 @@ absl::Status JobRunner::Prepare(Current& current) {
       }));
   current.accuracy = evaluated.accuracy();
   NETADAPT_ASSIGN_OR_RETURN(current.resource, Resource(current.network));
-  current.budget = spec_.budget() > 0 ? spec_.budget() : spec_.budget_ratio() * current.resource;
+  const v1::ModelResult seed_result =
+      Result(seed.model_digest(), current.network, current.resource, current.accuracy);
+  current.measured = seed_result.measured_latency_ms();
+  const bool on_measured = spec_.budget_metric() == v1::BUDGET_METRIC_MEASURED;
+  if (on_measured && current.measured <= 0) {
+    return absl::UnavailableError(
+        "the budget is on measured latency, but the seed network could not be measured on the "
+        "device");
+  }
+  const double base = on_measured ? current.measured : current.resource;
+  current.budget = spec_.budget() > 0 ? spec_.budget() : spec_.budget_ratio() * base;
   current.reduction = spec_.init_resource_reduction() > 0
                           ? spec_.init_resource_reduction()
                           : spec_.init_resource_reduction_ratio() * current.resource;
-  Log()->info("[job={}] seed: resource={:.6g} budget={:.6g} accuracy={:.4f}", job_,
-              current.resource, current.budget, current.accuracy);
-  const v1::ModelResult seed_result =
-      Result(seed.model_digest(), current.network, current.resource, current.accuracy);
+  Log()->info("[job={}] seed: resource={:.6g} measured={:.6g} budget={:.6g}{} accuracy={:.4f}",
+              job_, current.resource, current.measured, current.budget,
+              on_measured ? " (measured)" : "", current.accuracy);
   return Commit(
               [&](v1::Job& j) {
                 *j.mutable_seed() = seed_result;
@@ -746,6 +775,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
               current.accuracy, seconds);
   const v1::ModelResult chosen_result =
       Result(current.model_digest, current.network, current.resource, current.accuracy);
+  current.measured = chosen_result.measured_latency_ms();
   return Commit(
               [&](v1::Job& j) {
                 v1::Iteration& it = *j.add_history();
@@ -765,70 +795,314 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
               });
 }
 
+namespace {
+
+// Blocks in the headers of the finishing tasks (iteration max_iters + 1): each task has its own
+// seed and attempt ids.
+constexpr int kFinalBlock = -1;          // the final network: long-term fine-tune, test split
+constexpr int kSeedTestBlock = -2;       // the seed on the test split
+constexpr int kUniformBlock = -3;        // the uniform baseline
+constexpr int kSeedFineTunedBlock = -4;  // the seed with the lineage's training budget
+
+}  // namespace
+
+// The lines of what the finishing tasks, which run in parallel, are doing: the job's activity
+// joins them; its progress is the final network's. mu_ is held while the job is updated, so
+// that the job shows the latest change (lock order: this, then the store's).
+class JobRunner::FinishActivity {
+ public:
+  explicit FinishActivity(JobRunner& runner) : runner_(runner) {}
+
+  void Set(int line, std::string text) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (text.empty()) {
+      lines_.erase(line);
+    } else {
+      lines_[line] = std::move(text);
+    }
+    PublishLocked(/*persist=*/true);
+  }
+
+  // Progress of line 0's task (the final network's), at most every progress_interval.
+  TaskRunner::Progress Progress() {
+    return [this](const v1::TaskProgress& progress) {
+      absl::MutexLock lock(&mu_);
+      if (absl::Now() - last_ < runner_.options_.progress_interval) return;
+      last_ = absl::Now();
+      step_ = progress.step();
+      total_ = progress.total_steps();
+      PublishLocked(/*persist=*/false);
+    };
+  }
+
+ private:
+  void PublishLocked(bool persist) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<std::string> texts;
+    for (const auto& [line, text] : lines_) texts.push_back(text);
+    runner_.SetActivity(absl::StrJoin(texts, "; "), lines_.count(0) > 0 ? step_ : 0,
+                        lines_.count(0) > 0 ? total_ : 0, persist);
+  }
+
+  JobRunner& runner_;
+  absl::Mutex mu_;
+  std::map<int, std::string> lines_ ABSL_GUARDED_BY(mu_);
+  int64_t step_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t total_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
+
+absl::StatusOr<JobRunner::Trained> JobRunner::TrainAndTest(const std::string& digest, int block,
+                                                           const std::string& what,
+                                                           int64_t steps, int epochs,
+                                                           FinishActivity& activity, int line) {
+  const int iteration = spec_.max_iters() + 1;
+  auto fine_tune = [&](int64_t task_steps, int task_epochs, const std::string& kind,
+                       const std::string& digest_in) -> absl::StatusOr<v1::TaskResult> {
+    return RunTask(kind, absl::StrCat(what, " ", kind), [&](const Attempt& attempt) {
+      v1::FineTuneTask task;
+      *task.mutable_header() = Header(iteration, block, kind, attempt);
+      task.set_model_digest(digest_in);
+      task.set_dataset(spec_.dataset());
+      task.set_holdout_size(spec_.holdout_size());
+      task.set_steps(task_steps);
+      task.set_epochs(task_epochs);
+      task.set_learning_rate(spec_.finetune_lr());
+      task.set_momentum(spec_.momentum());
+      task.set_weight_decay(spec_.weight_decay());
+      task.set_batch_size(spec_.batch_size());
+      return tasks_.FineTune(attempt.slot, task, line == 0 ? activity.Progress() : nullptr,
+                             attempt.cancellation);
+    });
+  };
+  Trained trained;
+  trained.digest = digest;
+  if (steps > 0) {
+    activity.Set(line, absl::StrCat(what, ": fine-tuning ", steps, " steps"));
+    // Its own kind: longer than a proposal's fine-tune, it must not look like a straggler.
+    NETADAPT_ASSIGN_OR_RETURN(v1::TaskResult tuned,
+                              fine_tune(steps, 0, "baseline fine-tune", trained.digest));
+    trained.digest = tuned.model_digest();
+  }
+  if (epochs > 0) {
+    activity.Set(line, absl::StrCat(what, ": long-term fine-tuning (", epochs, " epochs)"));
+    NETADAPT_ASSIGN_OR_RETURN(v1::TaskResult tuned,
+                              fine_tune(0, epochs, "long-term fine-tune", trained.digest));
+    trained.digest = tuned.model_digest();
+  }
+  activity.Set(line, absl::StrCat(what, ": evaluating on the test split"));
+  NETADAPT_ASSIGN_OR_RETURN(
+      v1::TaskResult evaluated,
+      RunTask("evaluate test", absl::StrCat(what, " evaluate on the test split"),
+              [&](const Attempt& attempt) {
+                v1::EvaluateTask task;
+                *task.mutable_header() = Header(iteration, block, "evaluate test", attempt);
+                task.set_model_digest(trained.digest);
+                task.set_dataset(spec_.dataset());
+                task.set_holdout_size(spec_.holdout_size());
+                task.set_split(v1::EvaluateTask::TEST);
+                return tasks_.Evaluate(attempt.slot, task, nullptr, attempt.cancellation);
+              }));
+  activity.Set(line, "");
+  trained.accuracy = evaluated.accuracy();
+  return trained;
+}
+
+double JobRunner::MeasureBest(const common::NetworkDef& network, int rounds, int* runs) {
+  double best = 0;
+  for (int round = 0; round < rounds; ++round) {
+    absl::StatusOr<double> measured = options_.measure_network(network);
+    if (!measured.ok()) continue;
+    if (runs != nullptr) ++*runs;
+    if (best == 0 || *measured < best) best = *measured;
+  }
+  return best;
+}
+
 absl::Status JobRunner::Finish(Current& current) {
   NETADAPT_RETURN_IF_ERROR(Commit([](v1::Job& j) {
                              j.set_phase(v1::Job::FINISHING);
                              j.clear_proposals();
                            }));
-  if (spec_.long_term_fine_tune_epochs() > 0) {
-    const std::string tuning = absl::StrCat("long-term fine-tuning (",
-                                            spec_.long_term_fine_tune_epochs(), " epochs)");
-    SetActivity(tuning);
-    NETADAPT_ASSIGN_OR_RETURN(
-        v1::TaskResult tuned, RunTask("long-term fine-tune", "long-term fine-tune", [&](const Attempt& attempt) {
-          v1::FineTuneTask task;
-          *task.mutable_header() = Header(spec_.max_iters() + 1, -1, "long-term fine-tune", attempt);
-          task.set_model_digest(current.model_digest);
-          task.set_dataset(spec_.dataset());
-          task.set_holdout_size(spec_.holdout_size());
-          task.set_epochs(spec_.long_term_fine_tune_epochs());
-          task.set_learning_rate(spec_.finetune_lr());
-          task.set_momentum(spec_.momentum());
-          task.set_weight_decay(spec_.weight_decay());
-          task.set_batch_size(spec_.batch_size());
-          return tasks_.FineTune(attempt.slot, task, ActivityProgress(tuning), attempt.cancellation);
-        }));
-    current.model_digest = tuned.model_digest();
-  }
-  SetActivity("evaluating on the test split");
-  NETADAPT_ASSIGN_OR_RETURN(
-      v1::TaskResult evaluated, RunTask("evaluate test", "evaluate on the test split", [&](const Attempt& attempt) {
-        v1::EvaluateTask task;
-        *task.mutable_header() = Header(spec_.max_iters() + 1, -1, "evaluate test", attempt);
-        task.set_model_digest(current.model_digest);
-        task.set_dataset(spec_.dataset());
-        task.set_holdout_size(spec_.holdout_size());
-        task.set_split(v1::EvaluateTask::TEST);
-        return tasks_.Evaluate(attempt.slot, task, nullptr, attempt.cancellation);
-      }));
-  v1::ModelResult final_result =
-      Result(current.model_digest, current.network, current.resource, evaluated.accuracy());
-  // The seed and the final network measured back to back, alternately, keeping each one's
-  // fastest median: the comparison the job reports is then made under the same conditions,
-  // and a burst of load on the device during one measurement does not decide it.
-  double seed_ms = 0;
-  if (options_.measure_network && spec_.resource_type() == v1::RESOURCE_TYPE_LATENCY) {
-    NETADAPT_ASSIGN_OR_RETURN(common::NetworkDef seed_network,
-                              common::NetworkDefFromProto(spec_.network()));
-    SetActivity("measuring the seed and the final network on the device");
-    double final_ms = final_result.measured_latency_ms();
-    for (int round = 0; round < 3; ++round) {
-      for (const auto& [network, best] :
-           {std::make_pair(&seed_network, &seed_ms), std::make_pair(&current.network, &final_ms)}) {
-        absl::StatusOr<double> measured = options_.measure_network(*network);
-        if (measured.ok() && (*best == 0 || *measured < *best)) *best = *measured;
+  NETADAPT_ASSIGN_OR_RETURN(const v1::Job job, store_.Get(job_));
+  NETADAPT_ASSIGN_OR_RETURN(const common::NetworkDef seed_network,
+                            common::NetworkDefFromProto(spec_.network()));
+  const std::string seed_digest = job.seed().model_digest();
+  const double seed_resource = job.seed().resource();
+
+  // The uniform baseline's plan. Its widths come from the LUT before any training starts:
+  // entries the profiler measures now are measured on an idle machine.
+  const int iterations = job.history_size();
+  const int64_t lineage_steps = iterations * spec_.short_term_fine_tune_iteration();
+  const int lineage_epochs = spec_.long_term_fine_tune_epochs();
+  const bool baseline = !spec_.has_uniform_baseline() || spec_.uniform_baseline();
+  v1::UniformBaseline uniform;
+  std::optional<common::UniformThinning> thinning;
+  if (baseline) {
+    uniform.set_fine_tune_steps(lineage_steps);
+    uniform.set_fine_tune_epochs(lineage_epochs);
+    if (iterations == 0) {
+      uniform.set_state(v1::UniformBaseline::SKIPPED);
+      uniform.set_reason("no iteration ran: the seed is the final network");
+    } else {
+      SetActivity("uniform baseline: thinning every block by one multiplier to the final "
+                  "network's resource");
+      absl::StatusOr<common::UniformThinning> matched = common::MatchUniformThinning(
+          seed_network, current.resource, spec_.channel_step(), resources_);
+      if (cancellation_.cancelled()) return absl::CancelledError("cancelled");
+      if (matched.ok()) {
+        thinning = *std::move(matched);
+        uniform.set_state(v1::UniformBaseline::RUNNING);
+        uniform.set_width_multiplier(thinning->multiplier);
+        for (int width : thinning->widths) uniform.add_block_widths(width);
+        Log()->info("[job={}] uniform baseline: x{:.3f}, widths {}, resource {:.6g} (final {:.6g})",
+                    job_, thinning->multiplier, common::WidthsString(thinning->network),
+                    thinning->resource, current.resource);
+      } else {
+        uniform.set_state(v1::UniformBaseline::FAILED);
+        uniform.set_reason(absl::StrCat("thinning the seed uniformly: ",
+                                        matched.status().message()));
       }
     }
-    final_result.set_measured_latency_ms(final_ms);
+    NETADAPT_RETURN_IF_ERROR(Commit([&](v1::Job& j) { *j.mutable_uniform_baseline() = uniform; }));
   }
-  return Commit(
-              [&](v1::Job& j) {
-                *j.mutable_final() = final_result;
-                if (seed_ms > 0) j.mutable_seed()->set_measured_latency_ms(seed_ms);
-                j.clear_activity();
-                j.clear_activity_step();
-                j.clear_activity_total();
-              });
+
+  // In parallel, as workers are free: the final network (long-term fine-tune, test split), the
+  // seed on the test split, and the baselines.
+  FinishActivity activity(*this);
+  absl::StatusOr<Trained> final_trained = absl::UnknownError("not run");
+  absl::StatusOr<Trained> seed_tested = absl::UnknownError("not run");
+  absl::StatusOr<Trained> uniform_trained = absl::UnknownError("not run");
+  absl::StatusOr<Trained> seed_trained = absl::UnknownError("not run");
+  std::vector<std::thread> chains;
+  chains.emplace_back([&] {
+    final_trained = TrainAndTest(current.model_digest, kFinalBlock, "final network", 0,
+                                 lineage_epochs, activity, 0);
+  });
+  chains.emplace_back([&] {
+    seed_tested = TrainAndTest(seed_digest, kSeedTestBlock, "seed", 0, 0, activity, 1);
+  });
+  if (thinning) {
+    chains.emplace_back([&] {
+      activity.Set(2, "uniform baseline: pruning");
+      absl::StatusOr<v1::TaskResult> pruned = RunTask(
+          "simplify", "uniform baseline prune", [&](const Attempt& attempt) {
+            v1::SimplifyTask task;
+            *task.mutable_header() =
+                Header(spec_.max_iters() + 1, kUniformBlock, "simplify", attempt);
+            task.set_model_digest(seed_digest);
+            task.set_resource_type(spec_.resource_type());
+            task.set_channel_step(spec_.channel_step());
+            for (int width : thinning->widths) task.add_block_widths(width);
+            return tasks_.Simplify(attempt.slot, task, nullptr, attempt.cancellation);
+          });
+      if (!pruned.ok()) {
+        uniform_trained = pruned.status();
+        activity.Set(2, "");
+        return;
+      }
+      uniform_trained = TrainAndTest(pruned->model_digest(), kUniformBlock, "uniform baseline",
+                                     lineage_steps, lineage_epochs, activity, 2);
+    });
+    chains.emplace_back([&] {
+      seed_trained = TrainAndTest(seed_digest, kSeedFineTunedBlock, "seed with the same training",
+                                  lineage_steps, lineage_epochs, activity, 3);
+    });
+  }
+  for (std::thread& chain : chains) chain.join();
+  if (cancellation_.cancelled()) return absl::CancelledError("cancelled");
+  NETADAPT_RETURN_IF_ERROR(final_trained.status());
+  current.model_digest = final_trained->digest;
+
+  // The final measurement: the seed, the final network and the uniform baseline the same
+  // number of times each, interleaved (each round in another order), after all training, each
+  // keeping its fastest median. A burst of load on the device then hits them alike, and none
+  // is favoured by more tries.
+  v1::ModelResult final_result = Result(current.model_digest, current.network, current.resource,
+                                        final_trained->accuracy, /*measure=*/false);
+  final_result.set_test_accuracy(final_trained->accuracy);
+  struct Measured {
+    const common::NetworkDef* network;
+    double best = 0;
+    int runs = 0;
+  };
+  std::vector<Measured> measured = {{&seed_network}, {&current.network}};
+  if (thinning) measured.push_back({&thinning->network});
+  const bool measure =
+      options_.measure_network && spec_.resource_type() == v1::RESOURCE_TYPE_LATENCY;
+  if (measure) {
+    SetActivity(absl::StrCat("measuring the seed, the final network",
+                             thinning ? " and the uniform baseline" : "", " on the device (",
+                             options_.final_measurement_rounds, " times each, interleaved)"));
+    for (int round = 0; round < options_.final_measurement_rounds; ++round) {
+      for (size_t k = 0; k < measured.size(); ++k) {
+        Measured& m = measured[(round + k) % measured.size()];
+        int runs = 0;
+        const double ms = MeasureBest(*m.network, 1, &runs);
+        m.runs += runs;
+        if (ms > 0 && (m.best == 0 || ms < m.best)) m.best = ms;
+      }
+    }
+    final_result.set_measured_latency_ms(measured[1].best);
+    final_result.set_measured_latency_runs(measured[1].runs);
+  }
+
+  if (thinning) {
+    v1::ModelResult* result = uniform.mutable_result();
+    if (uniform_trained.ok()) {
+      *result = Result(uniform_trained->digest, thinning->network, thinning->resource,
+                       uniform_trained->accuracy, /*measure=*/false);
+      result->set_test_accuracy(uniform_trained->accuracy);
+    } else {
+      *result = Result("", thinning->network, thinning->resource, 0, /*measure=*/false);
+      uniform.set_state(v1::UniformBaseline::FAILED);
+      uniform.set_reason(std::string(uniform_trained.status().message()));
+      Log()->warn("[job={}] the uniform baseline failed: {}", job_,
+                  uniform_trained.status().ToString());
+    }
+    if (measure) {
+      result->set_measured_latency_ms(measured[2].best);
+      result->set_measured_latency_runs(measured[2].runs);
+    }
+    v1::ModelResult* seed_result = uniform.mutable_seed_fine_tuned();
+    if (seed_trained.ok()) {
+      *seed_result = Result(seed_trained->digest, seed_network, seed_resource,
+                            seed_trained->accuracy, /*measure=*/false);
+      seed_result->set_test_accuracy(seed_trained->accuracy);
+    } else if (uniform.state() != v1::UniformBaseline::FAILED) {
+      uniform.set_state(v1::UniformBaseline::FAILED);
+      uniform.set_reason(absl::StrCat("the seed with the same training: ",
+                                      seed_trained.status().message()));
+      Log()->warn("[job={}] fine-tuning the seed with the lineage's budget failed: {}", job_,
+                  seed_trained.status().ToString());
+    }
+    if (measure) {
+      seed_result->set_measured_latency_ms(measured[0].best);
+      seed_result->set_measured_latency_runs(measured[0].runs);
+    }
+    if (uniform.state() == v1::UniformBaseline::RUNNING) {
+      uniform.set_state(v1::UniformBaseline::SUCCEEDED);
+      Log()->info("[job={}] adapted vs uniform at equal resource ({:.6g} vs {:.6g}), test split: "
+                  "accuracy {:.4f} vs {:.4f} (the seed with the same training: {:.4f})",
+                  job_, current.resource, thinning->resource, final_trained->accuracy,
+                  uniform_trained->accuracy, seed_trained->accuracy);
+    }
+  }
+  if (!seed_tested.ok()) {
+    Log()->warn("[job={}] evaluating the seed on the test split failed: {}", job_,
+                seed_tested.status().ToString());
+  }
+  return Commit([&](v1::Job& j) {
+    *j.mutable_final() = final_result;
+    if (measure && measured[0].best > 0) {
+      j.mutable_seed()->set_measured_latency_ms(measured[0].best);
+      j.mutable_seed()->set_measured_latency_runs(measured[0].runs);
+    }
+    if (seed_tested.ok()) j.mutable_seed()->set_test_accuracy(seed_tested->accuracy);
+    if (baseline) *j.mutable_uniform_baseline() = uniform;
+    j.clear_activity();
+    j.clear_activity_step();
+    j.clear_activity_total();
+  });
 }
 
 }  // namespace netadapt::master

@@ -49,6 +49,12 @@ struct JobRunnerOptions {
   // When set (LATENCY jobs), the seed, every chosen network and the final one are measured
   // end to end, so the history shows the LUT's prediction next to the device's answer.
   NetworkMeasurer measure_network;
+  // At the end of a job the seed, the final network and the uniform baseline are measured
+  // this many times each, interleaved; each keeps its fastest median.
+  int final_measurement_rounds = 5;
+  // Jobs whose budget is on measured latency (BUDGET_METRIC_MEASURED) measure the seed and
+  // each chosen network this many times and keep the fastest.
+  int budget_measurement_rounds = 3;
 };
 
 // Runs one NetAdapt job to its end (DESIGN.md section 3), recording everything in the
@@ -56,7 +62,11 @@ struct JobRunnerOptions {
 // pre-trains it; an Evaluate task measures its held-out accuracy), then iterates: for every
 // block, in parallel over the workers, Simplify -> FineTune -> Evaluate; picks the proposal
 // with the smallest accuracy loss per resource saved; stops at the budget or max_iters;
-// optionally fine-tunes the result long-term and evaluates it on the test split.
+// optionally fine-tunes the result long-term and evaluates it on the test split. Then, unless
+// the spec turns it off, builds the uniform baseline (the seed thinned by one multiplier to the
+// final network's resource) and fine-tunes it and the seed with the final network's training
+// budget, in parallel with the final network's tasks; the seed is evaluated on the test split
+// too, and the seed, the final network and the baseline are measured alike.
 // Transport-free: tasks go through TaskRunner, workers through WorkerPool.
 class JobRunner {
  public:
@@ -86,6 +96,22 @@ class JobRunner {
   absl::Status Iterate(Current& current, int iteration,
                        const std::vector<v1::Proposal>& resumed);
   absl::Status Finish(Current& current);
+  class FinishActivity;
+  struct Trained {
+    std::string digest;
+    double accuracy = 0;  // on the test split
+  };
+  // Fine-tunes `digest` `steps` steps at the constant rate, then `epochs` epochs with the
+  // cosine schedule (either may be 0), and evaluates the result on the test split; tasks have
+  // header block `block` and are named after `what`; line `line` of `activity` shows them.
+  absl::StatusOr<Trained> TrainAndTest(const std::string& digest, int block,
+                                       const std::string& what, int64_t steps, int epochs,
+                                       FinishActivity& activity, int line);
+  // The fastest of `rounds` end-to-end measurements (0 when none succeeded); adds the
+  // successful ones to *runs. Needs options_.measure_network.
+  double MeasureBest(const common::NetworkDef& network, int rounds, int* runs = nullptr);
+  // Whether `current` is still above the job's budget (the LUT's or the measured latency).
+  bool AboveBudget(const Current& current) const;
   // One attempt of a task: where it runs, its number among the task's attempts, and the
   // cancellation its RPC must honour (the job's cancellation, the loss of its worker, or
   // another attempt's result winning the race).
@@ -123,9 +149,10 @@ class JobRunner {
                    bool persist = true);
   TaskRunner::Progress ActivityProgress(const std::string& activity);
   // The network's ModelResult: digest, resource, accuracy, widths, weights, MACs, definition
-  // and, for LATENCY jobs with a profiler, the measured latency.
+  // and, for LATENCY jobs with a profiler when `measure`, the measured latency (the fastest of
+  // budget_measurement_rounds for a budget on measured latency, else one measurement).
   v1::ModelResult Result(const std::string& digest, const common::NetworkDef& network,
-                         double resource, double accuracy);
+                         double resource, double accuracy, bool measure = true);
   void Fail(const absl::Status& status);
 
   const std::string job_;

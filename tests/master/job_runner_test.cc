@@ -26,6 +26,7 @@
 #include "common/network_def_json.h"
 #include "common/resource_model.h"
 #include "common/sha256.h"
+#include "common/uniform_thinning.h"
 #include "master/job_manager.h"
 #include "tests/testing/status_matchers.h"
 
@@ -66,6 +67,23 @@ class FakeTasks final : public TaskRunner {
   int hold_block = -1;
   absl::Notification held;
 
+  // Every FineTune and Evaluate task as it was asked for (successful or not).
+  struct Asked {
+    std::string job;
+    int iteration = 0;
+    int block = 0;
+    std::string kind;  // "fine-tune" or "evaluate"
+    int64_t steps = 0;
+    int32_t epochs = 0;
+    double learning_rate = 0;
+    v1::EvaluateTask::Split split = v1::EvaluateTask::SPLIT_UNSPECIFIED;
+    std::string model_digest;
+  };
+  std::vector<Asked> AskedTasks() {
+    absl::MutexLock lock(&mu_);
+    return asked_;
+  }
+
   // How many times each task ran, by (job, iteration, block, kind).
   using Key = std::tuple<std::string, int, int, std::string>;
   int Calls(const std::string& job, int iteration, int block, const std::string& kind) {
@@ -94,6 +112,16 @@ class FakeTasks final : public TaskRunner {
       }
     }
     common::NetworkDef network = Lookup(task.model_digest());
+    if (task.block_widths_size() > 0) {  // the uniform baseline: no search
+      absl::StatusOr<common::NetworkDef> thinned = common::WithBlockWidths(
+          network, std::vector<int>(task.block_widths().begin(), task.block_widths().end()));
+      if (!thinned.ok()) return thinned.status();
+      v1::TaskResult result;
+      result.set_meets_target(true);
+      for (int32_t width : Widths(*thinned)) result.add_widths(width);
+      result.set_model_digest(Remember(*thinned, absl::StrCat(task.model_digest(), "/u")));
+      return result;
+    }
     common::SearchOptions options;
     options.channel_step = task.channel_step();
     absl::StatusOr<common::BlockSearch> search = common::BlockSearch::Create(network, options);
@@ -115,6 +143,12 @@ class FakeTasks final : public TaskRunner {
                                           const Progress& progress,
                                           Cancellation& cancellation) override {
     const int calls = Count(task.header(), "fine-tune");
+    {
+      absl::MutexLock lock(&mu_);
+      asked_.push_back({task.header().job(), task.header().iteration(), task.header().block(),
+                        "fine-tune", task.steps(), task.epochs(), task.learning_rate(),
+                        v1::EvaluateTask::SPLIT_UNSPECIFIED, task.model_digest()});
+    }
     if (before_fine_tune) before_fine_tune(task.header());
     if (task.header().iteration() == stall_iteration && task.header().block() == stall_block &&
         calls == 1) {
@@ -155,6 +189,11 @@ class FakeTasks final : public TaskRunner {
   absl::StatusOr<v1::TaskResult> Evaluate(const WorkerSlot&, const v1::EvaluateTask& task,
                                           const Progress&, Cancellation&) override {
     Count(task.header(), "evaluate");
+    {
+      absl::MutexLock lock(&mu_);
+      asked_.push_back({task.header().job(), task.header().iteration(), task.header().block(),
+                        "evaluate", 0, 0, 0, task.split(), task.model_digest()});
+    }
     const std::vector<int32_t> widths = Widths(Lookup(task.model_digest()));
     double accuracy = 0.9;
     for (size_t i = 0; i + 1 < widths.size(); ++i) {
@@ -197,6 +236,7 @@ class FakeTasks final : public TaskRunner {
   std::map<int, int> failures_;
   std::map<Key, int> calls_;
   std::vector<std::string> attempt_ids_;
+  std::vector<Asked> asked_;
   std::vector<int32_t> seed_widths_;
 };
 
@@ -823,6 +863,255 @@ TEST_F(JobRunnerTest, AFullDiskPausesTheJobUntilSpaceIsFreed) {
   NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job read_back, reopened->Get(created.name()));
   EXPECT_EQ(read_back.state(), v1::Job::SUCCEEDED);
   ExpectSameDecisions(read_back, reference);
+}
+
+double Flops(const common::NetworkDef& network) {
+  common::AnalyticResourceModel flops(common::ResourceType::kFlops);
+  return *common::NetworkResource(network, common::CostContext{}, flops);
+}
+
+// The uniform baseline of a job: the seed thinned by one multiplier to the final network's
+// resource, within one channel step per block; fine-tuned with exactly the training the final
+// network's lineage received (the steps of every iteration's chosen proposal at the same rate,
+// then the long-term epochs), and so is the seed; all three evaluated on the test split.
+TEST_F(JobRunnerTest, TheUniformBaselineMatchesTheFinalResourceAndTheLineagesTraining) {
+  v1::JobSpec spec = Spec();
+  spec.set_long_term_fine_tune_epochs(2);
+  spec.set_channel_step(4);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(spec, "baseline"));
+  const v1::Job job = WaitForEnd(created.name());
+  ASSERT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
+  EXPECT_TRUE(job.spec().uniform_baseline());  // on by default
+  const v1::UniformBaseline& uniform = job.uniform_baseline();
+  ASSERT_EQ(uniform.state(), v1::UniformBaseline::SUCCEEDED) << uniform.reason();
+  ASSERT_GE(job.history_size(), 2);
+
+  // Widths: one multiplier, rounded to the step; the resource within one step per block.
+  NETADAPT_ASSERT_OK_AND_ASSIGN(common::NetworkDef seed,
+                                common::NetworkDefFromProto(job.spec().network()));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<common::Block> blocks, common::FindBlocks(seed));
+  const std::vector<int> widths(uniform.block_widths().begin(), uniform.block_widths().end());
+  EXPECT_EQ(widths, common::UniformWidths(blocks, uniform.width_multiplier(), 4));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(common::NetworkDef thinned, common::WithBlockWidths(seed, widths));
+  EXPECT_THAT(uniform.result().widths(), ::testing::ElementsAreArray(Widths(thinned)));
+  EXPECT_DOUBLE_EQ(uniform.result().resource(), Flops(thinned));
+  const double final_resource = job.final().resource();
+  std::vector<int> narrower, wider;
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    narrower.push_back(std::max(4, widths[b] - 4));
+    wider.push_back(std::min(blocks[b].width, widths[b] + 4));
+  }
+  EXPECT_LE(Flops(*common::WithBlockWidths(seed, narrower)), final_resource);
+  EXPECT_GE(Flops(*common::WithBlockWidths(seed, wider)), final_resource);
+
+  // Training: what the lineage got, task by task.
+  int64_t lineage_steps = 0;
+  std::vector<double> rates;
+  int32_t long_term_epochs = 0;
+  int64_t uniform_steps = 0, seed_steps = 0;
+  int32_t uniform_epochs = 0, seed_epochs = 0;
+  std::map<int, v1::EvaluateTask::Split> evaluated;  // by header block, iteration max_iters + 1
+  const int last = job.spec().max_iters() + 1;
+  for (const FakeTasks::Asked& asked : tasks_.AskedTasks()) {
+    if (asked.job != job.name()) continue;
+    if (asked.kind == "evaluate") {
+      if (asked.iteration == last) evaluated[asked.block] = asked.split;
+      continue;
+    }
+    rates.push_back(asked.learning_rate);
+    if (asked.iteration >= 1 && asked.iteration <= job.history_size() &&
+        asked.block == job.history(asked.iteration - 1).chosen_block()) {
+      lineage_steps += asked.steps;
+    } else if (asked.iteration == last && asked.block == -1) {
+      long_term_epochs += asked.epochs;
+      EXPECT_EQ(asked.steps, 0);
+    } else if (asked.iteration == last && asked.block == -3) {
+      uniform_steps += asked.steps;
+      uniform_epochs += asked.epochs;
+    } else if (asked.iteration == last && asked.block == -4) {
+      seed_steps += asked.steps;
+      seed_epochs += asked.epochs;
+      if (asked.steps > 0) EXPECT_EQ(asked.model_digest, job.seed().model_digest());
+    }
+  }
+  EXPECT_EQ(lineage_steps, job.history_size() * spec.short_term_fine_tune_iteration());
+  EXPECT_EQ(long_term_epochs, 2);
+  EXPECT_EQ(uniform_steps, lineage_steps);
+  EXPECT_EQ(uniform_epochs, long_term_epochs);
+  EXPECT_EQ(seed_steps, lineage_steps);
+  EXPECT_EQ(seed_epochs, long_term_epochs);
+  EXPECT_EQ(uniform.fine_tune_steps(), lineage_steps);
+  EXPECT_EQ(uniform.fine_tune_epochs(), long_term_epochs);
+  for (double rate : rates) EXPECT_EQ(rate, job.spec().finetune_lr());
+
+  // Every comparison on the test split: the final network, the seed, both baselines.
+  for (int block : {-1, -2, -3, -4}) {
+    ASSERT_TRUE(evaluated.count(block)) << block;
+    EXPECT_EQ(evaluated[block], v1::EvaluateTask::TEST) << block;
+  }
+  EXPECT_GT(job.seed().test_accuracy(), 0);
+  EXPECT_EQ(job.final().test_accuracy(), job.final().accuracy());
+  EXPECT_GT(uniform.result().test_accuracy(), 0);
+  EXPECT_EQ(uniform.result().accuracy(), uniform.result().test_accuracy());
+  EXPECT_GT(uniform.seed_fine_tuned().test_accuracy(), 0);
+  EXPECT_EQ(uniform.seed_fine_tuned().resource(), job.seed().resource());
+  EXPECT_FALSE(uniform.result().model_digest().empty());
+  EXPECT_TRUE(job.activity().empty());
+}
+
+TEST_F(JobRunnerTest, TheUniformBaselineIsOffWithTheSpecField) {
+  v1::JobSpec spec = Spec();
+  spec.set_uniform_baseline(false);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(spec, "off"));
+  const v1::Job job = WaitForEnd(created.name());
+  ASSERT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
+  EXPECT_FALSE(job.has_uniform_baseline());
+  for (const FakeTasks::Asked& asked : tasks_.AskedTasks()) {
+    EXPECT_GE(asked.block, -2) << "iteration " << asked.iteration << " " << asked.kind;
+  }
+  EXPECT_GT(job.seed().test_accuracy(), 0);  // the seed's test accuracy does not depend on it
+}
+
+TEST_F(JobRunnerTest, TheUniformBaselineIsSkippedWhenNoIterationRan) {
+  v1::JobSpec spec = Spec();
+  spec.set_budget_ratio(0.99);
+  spec.set_init_resource_reduction_ratio(0.5);
+  spec.set_max_iters(1);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(spec, "skip"));
+  const v1::Job first = WaitForEnd(created.name());
+  ASSERT_EQ(first.state(), v1::Job::SUCCEEDED) << first.reason();
+  ASSERT_EQ(first.history_size(), 1);
+  // A budget the seed meets already: no iteration, nothing to compare.
+  spec.clear_budget_ratio();
+  spec.set_budget(2 * first.seed().resource());
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job seed_only, manager_->Create(spec, "none"));
+  const v1::Job job = WaitForEnd(seed_only.name());
+  ASSERT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
+  EXPECT_EQ(job.history_size(), 0);
+  EXPECT_EQ(job.uniform_baseline().state(), v1::UniformBaseline::SKIPPED);
+  EXPECT_THAT(job.uniform_baseline().reason(), HasSubstr("no iteration"));
+}
+
+// A LUT whose entries are the layers' MACs, so the master's resource and the fake search's
+// agree; and an end-to-end measurement that adds a fixed overhead (unmodelled layers) to them.
+class FlopsMeasurer final : public common::LatencyMeasurer {
+ public:
+  absl::StatusOr<std::vector<double>> MeasureMs(
+      const std::vector<common::LayerShape>& shapes) override {
+    common::AnalyticResourceModel flops(common::ResourceType::kFlops);
+    std::vector<double> costs;
+    for (const common::LayerShape& shape : shapes) {
+      absl::StatusOr<double> cost = flops.LayerCost(shape);
+      if (!cost.ok()) return cost.status();
+      costs.push_back(*cost);
+    }
+    return costs;
+  }
+};
+
+struct RecordingNetworkMeasurer {
+  absl::Mutex mu;
+  std::vector<std::string> measured;  // WidthsString of each network, in order
+  double overhead = 0;
+  NetworkMeasurer Measurer() {
+    return [this](const common::NetworkDef& network) -> absl::StatusOr<double> {
+      absl::MutexLock lock(&mu);
+      measured.push_back(common::WidthsString(network));
+      return Flops(network) + overhead;
+    };
+  }
+};
+
+// The final measurement gives the seed, the final network and the uniform baseline the same
+// number of end-to-end measurements, interleaved, after all training.
+TEST_F(JobRunnerTest, TheFinalMeasurementIsTheSameForEveryModelAndInterleaved) {
+  RecordingNetworkMeasurer network_measurer;
+  FlopsMeasurer lut;
+  JobRunnerOptions options;
+  options.measure_network = network_measurer.Measurer();
+  manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, &lut, options);
+  v1::JobSpec spec = Spec();
+  spec.set_resource_type(v1::RESOURCE_TYPE_LATENCY);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(spec, "measured"));
+  const v1::Job job = WaitForEnd(created.name());
+  ASSERT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
+  ASSERT_EQ(job.uniform_baseline().state(), v1::UniformBaseline::SUCCEEDED)
+      << job.uniform_baseline().reason();
+  const int rounds = JobRunnerOptions{}.final_measurement_rounds;
+  for (const v1::ModelResult* result :
+       {&job.seed(), &job.final(), &job.uniform_baseline().result()}) {
+    EXPECT_EQ(result->measured_latency_runs(), rounds);
+    EXPECT_GT(result->measured_latency_ms(), 0);
+  }
+  EXPECT_EQ(job.uniform_baseline().seed_fine_tuned().measured_latency_ms(),
+            job.seed().measured_latency_ms());
+  // The last 3 x rounds measurements: each network `rounds` times, never twice in a row.
+  absl::MutexLock lock(&network_measurer.mu);
+  const std::vector<std::string>& all = network_measurer.measured;
+  ASSERT_GE(all.size(), static_cast<size_t>(3 * rounds));
+  const std::vector<std::string> last(all.end() - 3 * rounds, all.end());
+  std::map<std::string, int> counts;
+  for (size_t i = 0; i < last.size(); ++i) {
+    ++counts[last[i]];
+    if (i > 0) EXPECT_NE(last[i], last[i - 1]) << i;
+  }
+  ASSERT_EQ(counts.size(), 3u);
+  for (const auto& [widths, count] : counts) EXPECT_EQ(count, rounds) << widths;
+}
+
+// A budget on measured latency: the job stops when the measured latency of the current
+// network is within budget_ratio of the seed's measured latency, where the LUT alone would
+// have stopped earlier (the measurement adds an overhead the LUT does not model).
+TEST_F(JobRunnerTest, ABudgetOnMeasuredLatencyStopsWhenTheMeasurementMeetsIt) {
+  RecordingNetworkMeasurer network_measurer;
+  FlopsMeasurer lut;
+  JobRunnerOptions options;
+  options.measure_network = network_measurer.Measurer();
+  manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, &lut, options);
+  v1::JobSpec spec = Spec();
+  spec.set_resource_type(v1::RESOURCE_TYPE_LATENCY);
+  spec.set_max_iters(30);
+  spec.set_init_resource_reduction_ratio(0.05);
+  spec.set_uniform_baseline(false);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job lut_created, manager_->Create(spec, "lut"));
+  const v1::Job on_lut = WaitForEnd(lut_created.name());
+  ASSERT_EQ(on_lut.state(), v1::Job::SUCCEEDED) << on_lut.reason();
+  EXPECT_EQ(on_lut.spec().budget_metric(), v1::BUDGET_METRIC_LUT);  // the default
+
+  const double seed_flops = on_lut.seed().resource();
+  network_measurer.overhead = 0.25 * seed_flops;
+  spec.set_budget_metric(v1::BUDGET_METRIC_MEASURED);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(spec, "measured"));
+  const v1::Job job = WaitForEnd(created.name());
+  ASSERT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
+  const double seed_measured = 1.25 * seed_flops;
+  EXPECT_DOUBLE_EQ(job.budget(), 0.5 * seed_measured);
+  ASSERT_GE(job.history_size(), 2);
+  const v1::ModelResult& last = job.history(job.history_size() - 1).result();
+  const v1::ModelResult& before = job.history(job.history_size() - 2).result();
+  EXPECT_LE(last.measured_latency_ms(), job.budget());
+  EXPECT_GT(before.measured_latency_ms(), job.budget());
+  EXPECT_EQ(last.measured_latency_runs(), JobRunnerOptions{}.budget_measurement_rounds);
+  // The LUT's sum is well below half the seed's there: the LUT budget stopped sooner.
+  EXPECT_LT(last.resource(), 0.5 * seed_flops);
+  EXPECT_GT(job.history_size(), on_lut.history_size());
+  // Every iteration's target still comes from the LUT.
+  double previous = job.seed().resource();
+  for (const v1::Iteration& it : job.history()) {
+    EXPECT_LT(it.target_resource(), previous);
+    EXPECT_LT(it.result().resource(), it.target_resource());
+    previous = it.result().resource();
+  }
+
+  // Refused where it cannot work.
+  spec.set_resource_type(v1::RESOURCE_TYPE_FLOPS);
+  EXPECT_THAT(manager_->Create(spec, "flops").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("spec.budget_metric")));
+  manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, &lut,
+                                          JobRunnerOptions{});
+  spec.set_resource_type(v1::RESOURCE_TYPE_LATENCY);
+  EXPECT_THAT(manager_->Create(spec, "no profiler").status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("budget_metric")));
 }
 
 TEST(PickBestProposalTest, SmallestAccuracyLossPerResourceSaved) {
