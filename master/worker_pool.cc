@@ -67,7 +67,10 @@ std::optional<WorkerSlot> WorkerPool::Acquire(const std::function<bool()>& cance
   absl::MutexLock lock(&mu_);
   const int64_t ticket = next_ticket_++;
   queue_.push_back(ticket);
-  auto ready = [&] { return queue_.front() == ticket && HasFreeSlot(); };
+  auto ready = [&] {
+    mu_.AssertHeld();  // Await evaluates the condition with mu_ held
+    return queue_.front() == ticket && HasFreeSlot();
+  };
   while (true) {
     if (mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(50))) break;
     if (cancelled()) {

@@ -23,6 +23,9 @@ packages=(
   # test tools: headless Chromium renders `netadapt report` pages (large, ~300 MB; the test
   # skips without it), docker-compose validates the compose files (`config`, no engine)
   chromium docker-compose
+  # clang: the thread-safety analysis of the lock annotations (scripts/thread-safety.sh) and
+  # the libFuzzer targets (scripts/fuzz.sh), both run by scripts/test.sh
+  clang
 )
 
 missing=()
