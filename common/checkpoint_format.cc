@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/network_def_json.h"
 #include "common/sha256.h"
+#include "common/little_endian.h"
 #include "common/status_macros.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -28,16 +29,6 @@ constexpr size_t kDigestSize = kSha256Size;
 constexpr size_t kMinSize = sizeof(kMagic) + 8 + 8 + kDigestSize;
 constexpr uint8_t kDtypeFloat32 = 0;
 constexpr uint8_t kDtypeInt64 = 1;
-
-void AppendLittleEndian(std::string* out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
-}
-
-uint64_t ReadLittleEndian(absl::string_view in, int bytes) {
-  uint64_t value = 0;
-  for (int i = 0; i < bytes; ++i) value |= uint64_t{static_cast<unsigned char>(in[i])} << (8 * i);
-  return value;
-}
 
 // Sequential reads from the header; every read is bounds-checked.
 class HeaderReader {

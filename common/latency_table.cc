@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/crc32c.h"
 #include "common/file_util.h"
+#include "common/little_endian.h"
 #include "common/status_macros.h"
 
 namespace netadapt::common {
@@ -25,16 +26,6 @@ namespace {
 constexpr char kMagic[8] = {'N', 'A', 'L', 'U', 'T', '\0', '\0', '\1'};
 constexpr size_t kHeaderSize = sizeof(kMagic) + 8;
 constexpr size_t kTrailerSize = 4;
-
-void AppendLittleEndian(std::string* out, uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
-}
-
-uint64_t ReadLittleEndian(absl::string_view in, int bytes) {
-  uint64_t value = 0;
-  for (int i = 0; i < bytes; ++i) value |= uint64_t{static_cast<unsigned char>(in[i])} << (8 * i);
-  return value;
-}
 
 auto ShapeTie(const LayerShape& s) {
   return std::tie(s.op, s.dtype, s.batch, s.input_h, s.input_w, s.kernel.h, s.kernel.w,
