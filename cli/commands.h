@@ -44,8 +44,9 @@ enum class ProgressMode { kAuto, kLive, kLines };
 struct WatchOptions {
   std::string job;
   ProgressMode progress = ProgressMode::kAuto;
-  // Reconnects after a broken stream (UNAVAILABLE) wait this long at first, doubling up to
-  // max_backoff; watch gives up (exit 2) after `reconnect_for` without a message.
+  // Reconnects after a broken stream (UNAVAILABLE) wait a full-jitter backoff: uniform up to
+  // initial_backoff at first, the ceiling doubling up to max_backoff; watch gives up (exit 2)
+  // after `reconnect_for` without a message.
   absl::Duration initial_backoff = absl::Milliseconds(500);
   absl::Duration max_backoff = absl::Seconds(10);
   absl::Duration reconnect_for = absl::Minutes(10);

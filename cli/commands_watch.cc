@@ -1,6 +1,7 @@
 // watch: follows WatchJob, reconnecting with backoff when the stream breaks.
 #include <algorithm>
 #include <ostream>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -8,6 +9,7 @@
 #include "cli/errors.h"
 #include "cli/job_format.h"
 #include "cli/progress.h"
+#include "common/backoff.h"
 
 namespace netadapt::cli {
 namespace {
@@ -67,7 +69,10 @@ int RunWatch(CommandContext& ctx, const WatchOptions& options) {
   v1::Job last;
   bool received = false;
   absl::Time last_contact = absl::Now();
-  absl::Duration backoff = options.initial_backoff;
+  // Full jitter (common/backoff.h): the watchers a master restart cut off together do not all
+  // reconnect at the same instant.
+  std::mt19937_64 random(std::random_device{}());
+  int retry = 0;
   // Never notified: waiting on it is a sleep that a future Ctrl-C handler could cut short.
   absl::Notification stop;
   while (true) {
@@ -76,7 +81,7 @@ int RunWatch(CommandContext& ctx, const WatchOptions& options) {
       last = job;
       received = true;
       last_contact = absl::Now();
-      backoff = options.initial_backoff;
+      retry = 0;
       // The master ends the stream after a terminal state; do not wait for it.
       return !IsTerminal(job.state());
     });
@@ -93,11 +98,12 @@ int RunWatch(CommandContext& ctx, const WatchOptions& options) {
           absl::StrCat("lost the watch of ", *name, " for more than ",
                        HumanDuration(options.reconnect_for), ": ", status.message())));
     }
+    const absl::Duration backoff = common::FullJitterBackoff(
+        options.initial_backoff, options.max_backoff, 2.0, retry++, random);
     printer.Note(absl::StrCat("watch of ", *name, " interrupted (",
                               status.ok() ? "stream ended" : std::string(status.message()),
                               "); reconnecting in ", HumanDuration(backoff)));
     stop.WaitForNotificationWithTimeout(backoff);
-    backoff = std::min(backoff * 2, options.max_backoff);
   }
 
   if (last.state() == v1::Job::SUCCEEDED) return kExitOk;

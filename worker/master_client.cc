@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/backoff.h"
 #include "common/latency_table.h"
 #include "common/logging.h"
 #include "common/rpc/artifact_transfer.h"
@@ -43,6 +44,7 @@ absl::StatusOr<std::string> MasterClient::FetchArtifact(absl::string_view digest
   int64_t received = 0;
   absl::Status status;
   for (int attempt = 1; attempt <= std::max(1, options_.attempts); ++attempt) {
+    if (attempt > 1 && !BackOff(attempt)) break;
     grpc::ClientContext context;
     SetDeadline(context, options_.artifact_timeout);
     v1::GetArtifactRequest request;
@@ -88,6 +90,7 @@ absl::StatusOr<std::string> MasterClient::PutOnce(absl::string_view content) {
 absl::StatusOr<std::string> MasterClient::PutArtifact(absl::string_view content) {
   absl::StatusOr<std::string> digest;
   for (int attempt = 1; attempt <= std::max(1, options_.attempts); ++attempt) {
+    if (attempt > 1 && !BackOff(attempt)) break;
     digest = PutOnce(content);
     if (digest.ok() || digest.status().code() != absl::StatusCode::kUnavailable) return digest;
     Log()->warn("PutArtifact (attempt {}): {}", attempt, digest.status().ToString());
@@ -104,6 +107,7 @@ absl::StatusOr<std::vector<double>> MasterClient::LookupLatency(
   }
   absl::Status status;
   for (int attempt = 1; attempt <= std::max(1, options_.attempts); ++attempt) {
+    if (attempt > 1 && !BackOff(attempt)) break;
     grpc::ClientContext context;
     SetDeadline(context, options_.lookup_timeout_base + options_.lookup_timeout_per_shape *
                                                             static_cast<double>(shapes.size()));
@@ -155,6 +159,16 @@ bool MasterClient::WaitRegistered(absl::Duration timeout) const {
   absl::MutexLock lock(&mu_);
   auto registered = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !name_.empty(); };
   return mu_.AwaitWithTimeout(absl::Condition(&registered), timeout);
+}
+
+bool MasterClient::BackOff(int attempt) {
+  absl::Duration wait;
+  {
+    absl::MutexLock lock(&mu_);
+    wait = common::FullJitterBackoff(options_.retry_backoff, options_.max_retry_backoff, 2.0,
+                                     attempt - 2, random_);
+  }
+  return Sleep(wait);
 }
 
 bool MasterClient::Sleep(absl::Duration duration) {

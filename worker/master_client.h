@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,8 +36,12 @@ struct MasterClientOptions {
   // keepalive) and must exceed the master's --profiler_wait_limit_s.
   absl::Duration lookup_timeout_base = absl::Hours(1);
   absl::Duration lookup_timeout_per_shape = absl::Seconds(2);
-  // Attempts of an artifact transfer or look-up that failed with Unavailable.
+  // Attempts of an artifact transfer or look-up that failed with Unavailable, with a
+  // full-jitter backoff between them (common/backoff.h) so that the workers a master outage
+  // hit together do not all call again at the same instant.
   int attempts = 3;
+  absl::Duration retry_backoff = absl::Milliseconds(200);
+  absl::Duration max_retry_backoff = absl::Seconds(5);
   // Wait between registration attempts while the master is unreachable.
   absl::Duration register_retry = absl::Seconds(2);
 };
@@ -81,6 +86,9 @@ class MasterClient final : public MasterConnection {
   void HeartbeatLoop(v1::RegisterWorkerRequest request) ABSL_LOCKS_EXCLUDED(mu_);
   // Waits up to `duration` unless stopping; false when stopping.
   bool Sleep(absl::Duration duration) ABSL_LOCKS_EXCLUDED(mu_);
+  // Before attempt `attempt` (2, 3, ...) of a call that failed with Unavailable: the
+  // backoff's wait; false when stopping.
+  bool BackOff(int attempt) ABSL_LOCKS_EXCLUDED(mu_);
 
   std::unique_ptr<v1::CoordinatorService::StubInterface> owned_stub_;
   v1::CoordinatorService::StubInterface* const stub_;
@@ -88,6 +96,7 @@ class MasterClient final : public MasterConnection {
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::string name_ ABSL_GUARDED_BY(mu_);
+  std::mt19937_64 random_ ABSL_GUARDED_BY(mu_){std::random_device{}()};
   std::thread heartbeat_thread_;
 };
 
