@@ -136,6 +136,10 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     sub->add_option("--weights", submit.weights_file,
                     "Seed weights to upload first: a netadapt checkpoint or a PyTorch "
                     "state_dict (detected from the file).");
+    sub->add_option("--onnx", submit.onnx_file,
+                    "Your own model as ONNX instead of --model/--network: imported here (as "
+                    "netadapt import does), its weights uploaded as the seed. --input-size "
+                    "sets its input size when the model's is symbolic.");
     AddOptional(sub, "--weights-digest", &submit.flags.weights_digest,
                 "Seed weights already uploaded (netadapt upload).");
     AddOptional(sub, "--pretrain-epochs", &submit.flags.pretrain_epochs,
@@ -298,6 +302,27 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     sub->add_option("--network", explain.network_file, "A NetworkDef in JSON.");
     commands.emplace_back(sub, [&](CommandContext& ctx) { return RunExplain(ctx, explain); });
   }
+  ImportOptions import_options;
+  {
+    CLI::App* sub = app.add_subcommand(
+        "import",
+        "Turn an ONNX model (e.g. torch.onnx.export's) into a NetworkDef JSON and a weights "
+        "checkpoint for submit --network/--weights. Runs locally.");
+    sub->add_option("model", import_options.onnx_file, "The .onnx file")
+        ->required()
+        ->check(CLI::ExistingFile);
+    sub->add_option("-o,--output-file", import_options.output_file,
+                    "NetworkDef JSON to write")
+        ->required();
+    sub->add_option("--weights-out", import_options.weights_file,
+                    "Checkpoint of the weights to write (for submit --weights)");
+    sub->add_option("--input-size", import_options.input_size,
+                    "Square input size, for a model exported with dynamic height and width");
+    sub->add_option("--name", import_options.name,
+                    "The network's name (default: the file's name)");
+    commands.emplace_back(sub,
+                          [&](CommandContext& ctx) { return RunImport(ctx, import_options); });
+  }
   std::string health_service;
   {
     CLI::App* sub = app.add_subcommand(
@@ -318,7 +343,7 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         rest.front()[0] != '-') {
       err << "error: unknown command '" << rest.front()
           << "' (commands: submit, pretrain, get, list, cancel, workers, watch, export, "
-             "upload, report, explain, health)\nRun with --help for more information."
+             "upload, report, explain, import, health)\nRun with --help for more information."
           << std::endl;
       return kExitUsage;
     }

@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "cli/command_context.h"
 #include "cli/job_spec_builder.h"
+#include "common/network_def.h"
 #include "netadapt/v1/resources.pb.h"
 
 namespace netadapt::cli {
@@ -31,6 +32,10 @@ struct SubmitOptions {
   std::string network_file;
   std::string weights_file;
   std::string lut_file;
+  // An ONNX model (submit --onnx): imported here, its network sent as --network's and its
+  // weights uploaded as --weights' (a checkpoint). flags.input_size is then the size to
+  // import it at (0: the model's own), not a zoo option.
+  std::string onnx_file;
   // "" = a new random one.
   std::string request_id;
   // Watch the job after creating it.
@@ -100,6 +105,33 @@ struct ExplainOptions {
 // explain (--model NAME | --network FILE): the network's blocks (channel groups), what each
 // resizes, and which conv and linear layers cannot be pruned and why. Local: no master.
 int RunExplain(CommandContext& ctx, const ExplainOptions& options);
+
+struct ImportOptions {
+  std::string onnx_file;
+  // The NetworkDef JSON to write; the weights checkpoint too when weights_file is not "".
+  std::string output_file;
+  std::string weights_file;
+  // Square input size for a model whose height and width are symbolic; 0 = the model's.
+  int input_size = 0;
+  // The network's name; "" = the file's name without its extension.
+  std::string name;
+};
+// import MODEL.onnx -o NET.json [--weights-out W.ckpt]: the ONNX model as a NetworkDef and a
+// checkpoint of its weights (common/onnx_import.h). Local: no master. Both files are written
+// atomically; an error names the node (exit 1).
+int RunImport(CommandContext& ctx, const ImportOptions& options);
+
+// The import of the ONNX file at `path` (for `flag`'s messages: "import", "--onnx"): the
+// network, its JSON and the checkpoint bytes of its weights. `input_size` 0 = the model's;
+// `name` "" = the file's stem. Errors as common::ImportOnnx, prefixed with flag and path;
+// LocalFileError when the file cannot be read.
+struct OnnxFiles {
+  common::NetworkDef def;
+  std::string network_json;
+  std::string checkpoint;
+};
+absl::StatusOr<OnnxFiles> ImportOnnxFile(absl::string_view flag, const std::string& path,
+                                         int input_size, const std::string& name = "");
 
 // grpc.health.v1.HealthCheckResponse.ServingStatus.
 enum class HealthState { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUnknown = 3 };

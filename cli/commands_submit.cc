@@ -42,13 +42,32 @@ int RunSubmit(CommandContext& ctx, const SubmitOptions& options, JobKind kind) {
   if (!options.weights_file.empty() && options.flags.weights_digest) {
     return ctx.Fail(absl::InvalidArgumentError("give --weights or --weights-digest, not both"));
   }
+  // --onnx: the network and its weights, imported here (torch-free); they go out as --network
+  // and --weights would.
+  SpecFlags flags = options.flags;
+  if (!options.onnx_file.empty()) {
+    if (flags.model || !options.network_file.empty()) {
+      return ctx.Fail(absl::InvalidArgumentError(
+          "give --onnx or --model / --network, not both: the ONNX file is the network"));
+    }
+    if (!options.weights_file.empty() || flags.weights_digest) {
+      return ctx.Fail(absl::InvalidArgumentError(
+          "--onnx carries the weights; give no --weights or --weights-digest with it"));
+    }
+    absl::StatusOr<OnnxFiles> files =
+        ImportOnnxFile("--onnx", options.onnx_file, flags.input_size.value_or(0));
+    if (!files.ok()) return ctx.Fail(files.status());
+    network_json = std::move(files->network_json);
+    weights = std::move(files->checkpoint);
+    flags.input_size.reset();  // the import's size, not a zoo option
+  }
   if (!options.lut_file.empty() && options.flags.lut_digest) {
     return ctx.Fail(absl::InvalidArgumentError("give --lut or --lut-digest, not both"));
   }
-  absl::StatusOr<v1::JobSpec> spec = BuildJobSpec(options.flags, spec_json, network_json, kind);
+  absl::StatusOr<v1::JobSpec> spec = BuildJobSpec(flags, spec_json, network_json, kind);
   if (!spec.ok()) return ctx.Fail(spec.status());
 
-  if (!options.weights_file.empty()) {
+  if (!options.weights_file.empty() || !options.onnx_file.empty()) {
     absl::StatusOr<v1::ArtifactRef> ref = ctx.client().UploadArtifact(weights);
     if (!ref.ok()) return ctx.Fail(ref.status());
     spec->set_weights_digest(ref->digest());
