@@ -150,6 +150,14 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
                 "Budget as a ratio of the seed's resource, in (0, 1) (default 0.5).");
     AddOptional(sub, "--budget", &submit.flags.budget,
                 "Absolute budget (ms, MACs or weights) instead of --budget-ratio.");
+    AddOptional(sub, "--budget-metric", &submit.flags.budget_metric,
+                "What the budget bounds: lut (default, the LUT's sum) or measured (the "
+                "network's latency measured end to end on the device).");
+    sub->add_flag_function(
+        "--no-uniform-baseline",
+        [&submit](int64_t) { submit.flags.uniform_baseline = false; },
+        "Skip the uniform baseline (the seed thinned by one multiplier to the final "
+        "network's latency, trained alike) and the seed's retraining at the end of the job.");
     AddOptional(sub, "--reduction-ratio", &submit.flags.reduction_ratio,
                 "First iteration's reduction as a ratio of the seed, in (0, 1) (default 0.025).");
     AddOptional(sub, "--reduction", &submit.flags.reduction,

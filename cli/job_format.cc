@@ -43,15 +43,37 @@ std::string Widths(const v1::ModelResult& result) {
   return absl::StrJoin(result.widths(), ",");
 }
 
-// "accuracy 91.20%, 12.30 ms (measured 12.90 ms)" for a kept model.
-std::string ResultSummary(const v1::ModelResult& result, v1::ResourceType type) {
+// Which split a result's `accuracy` is on.
+enum class Split { kHeldOut, kTest };
+
+// "12.30 ms (measured 12.90 ms), accuracy 91.20% held-out, 90.80% test" for a kept model.
+std::string ResultSummary(const v1::ModelResult& result, v1::ResourceType type, Split split) {
   std::string text = absl::StrCat(FormatResource(result.resource(), type));
   if (result.measured_latency_ms() > 0) {
     absl::StrAppend(&text, " (measured ",
                     FormatResource(result.measured_latency_ms(), v1::RESOURCE_TYPE_LATENCY), ")");
   }
-  absl::StrAppend(&text, ", accuracy ", FormatPercent(result.accuracy()));
+  absl::StrAppend(&text, ", accuracy ", FormatPercent(result.accuracy()),
+                  split == Split::kTest ? " test" : " held-out");
+  if (split == Split::kHeldOut && result.test_accuracy() > 0) {
+    absl::StrAppend(&text, ", ", FormatPercent(result.test_accuracy()), " test");
+  }
   return text;
+}
+
+// "1000 steps + 1 epoch" of a baseline's training.
+std::string TrainingText(const v1::UniformBaseline& baseline) {
+  std::vector<std::string> parts;
+  if (baseline.fine_tune_steps() > 0) parts.push_back(absl::StrCat(baseline.fine_tune_steps(), " steps"));
+  if (baseline.fine_tune_epochs() > 0) {
+    parts.push_back(absl::StrCat(baseline.fine_tune_epochs(),
+                                 baseline.fine_tune_epochs() == 1 ? " epoch" : " epochs"));
+  }
+  return parts.empty() ? "no training" : absl::StrJoin(parts, " + ");
+}
+
+std::string Points(double a, double b) {
+  return absl::StrFormat("%+.2f points", (a - b) * 100);
 }
 
 bool HasResult(const v1::ModelResult& result) {
@@ -87,6 +109,76 @@ std::string FormatResource(double value, v1::ResourceType type) {
 }
 
 std::string FormatPercent(double fraction) { return absl::StrFormat("%.2f%%", fraction * 100); }
+
+double SeedTestAccuracy(const v1::Job& job) { return job.seed().test_accuracy(); }
+
+double FinalTestAccuracy(const v1::Job& job) {
+  if (job.final().test_accuracy() > 0) return job.final().test_accuracy();
+  return HasResult(job.final()) ? job.final().accuracy() : 0;
+}
+
+std::string SeedVsFinalText(const v1::Job& job) {
+  const double seed = SeedTestAccuracy(job);
+  const double final_accuracy = FinalTestAccuracy(job);
+  if (seed <= 0 || final_accuracy <= 0) return "";
+  return absl::StrCat("seed ", FormatPercent(seed), " -> final ", FormatPercent(final_accuracy),
+                      " (", Points(final_accuracy, seed), ")");
+}
+
+std::string AdaptedVsUniformText(const v1::Job& job) {
+  const v1::UniformBaseline& baseline = job.uniform_baseline();
+  const v1::ModelResult& uniform = baseline.result();
+  const double adapted = FinalTestAccuracy(job);
+  if (baseline.state() != v1::UniformBaseline::SUCCEEDED || adapted <= 0 ||
+      uniform.test_accuracy() <= 0) {
+    return "";
+  }
+  const v1::ResourceType type = job.spec().resource_type();
+  std::string text = absl::StrCat("accuracy ", FormatPercent(adapted), " vs ",
+                                  FormatPercent(uniform.test_accuracy()), " (",
+                                  Points(adapted, uniform.test_accuracy()), "); ",
+                                  type == v1::RESOURCE_TYPE_LATENCY ||
+                                          type == v1::RESOURCE_TYPE_UNSPECIFIED
+                                      ? "LUT "
+                                      : "",
+                                  FormatResource(job.final().resource(), type), " vs ",
+                                  FormatResource(uniform.resource(), type));
+  if (job.final().measured_latency_ms() > 0 && uniform.measured_latency_ms() > 0) {
+    absl::StrAppend(&text, ", measured ",
+                    FormatResource(job.final().measured_latency_ms(), v1::RESOURCE_TYPE_LATENCY),
+                    " vs ", FormatResource(uniform.measured_latency_ms(), v1::RESOURCE_TYPE_LATENCY));
+  }
+  return text;
+}
+
+std::string UniformBaselineText(const v1::Job& job) {
+  if (!job.has_uniform_baseline()) return "";
+  const v1::UniformBaseline& baseline = job.uniform_baseline();
+  std::string text;
+  if (baseline.block_widths_size() > 0 || baseline.result().widths_size() > 0) {
+    text = absl::StrFormat("x%.2f, widths %s", baseline.width_multiplier(),
+                           absl::StrJoin(baseline.result().widths().empty()
+                                             ? baseline.block_widths()
+                                             : baseline.result().widths(),
+                                         ","));
+  }
+  switch (baseline.state()) {
+    case v1::UniformBaseline::SUCCEEDED:
+      absl::StrAppend(&text, text.empty() ? "" : ": ",
+                      ResultSummary(baseline.result(), job.spec().resource_type(), Split::kTest),
+                      " (", TrainingText(baseline), ")");
+      return text;
+    case v1::UniformBaseline::RUNNING:
+      return absl::StrCat(text, text.empty() ? "" : ": ", "training (", TrainingText(baseline),
+                          ")");
+    case v1::UniformBaseline::FAILED:
+      return absl::StrCat(text, text.empty() ? "" : ": ", "FAILED: ", baseline.reason());
+    case v1::UniformBaseline::SKIPPED:
+      return absl::StrCat("skipped: ", baseline.reason());
+    default:
+      return text;
+  }
+}
 
 std::string HumanDuration(absl::Duration duration) {
   if (duration < absl::ZeroDuration()) duration = absl::ZeroDuration();
@@ -194,8 +286,11 @@ std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options) {
     absl::StrAppend(&budget, FormatPercent(spec.budget_ratio() > 0 ? spec.budget_ratio() : 0.5),
                     " of the seed");
   }
+  if (spec.budget_metric() == v1::BUDGET_METRIC_MEASURED) {
+    absl::StrAppend(&budget, " measured end to end");
+  }
   add("resource", budget);
-  if (HasResult(job.seed())) add("seed", ResultSummary(job.seed(), type));
+  if (HasResult(job.seed())) add("seed", ResultSummary(job.seed(), type, Split::kHeldOut));
   if (job.current_iteration() > 0) {
     std::string iteration = absl::StrCat(job.current_iteration(), "/", MaxIters(spec));
     if (job.current_target() > 0) {
@@ -204,9 +299,25 @@ std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options) {
     add("iteration", iteration);
   }
   if (job.history_size() > 0) {
-    add("latest", ResultSummary(job.history(job.history_size() - 1).result(), type));
+    add("latest",
+        ResultSummary(job.history(job.history_size() - 1).result(), type, Split::kHeldOut));
   }
-  if (HasResult(job.final())) add("final", ResultSummary(job.final(), type));
+  if (HasResult(job.final())) add("final", ResultSummary(job.final(), type, Split::kTest));
+  if (const std::string uniform = UniformBaselineText(job); !uniform.empty()) {
+    add("uniform", uniform);
+  }
+  const v1::UniformBaseline& baseline = job.uniform_baseline();
+  if (baseline.seed_fine_tuned().test_accuracy() > 0) {
+    add("seed trained alike",
+        absl::StrCat("accuracy ", FormatPercent(baseline.seed_fine_tuned().test_accuracy()),
+                     " test (", TrainingText(baseline), " more)"));
+  }
+  if (const std::string text = SeedVsFinalText(job); !text.empty()) {
+    add("seed -> final", absl::StrCat("test split: ", text));
+  }
+  if (const std::string text = AdaptedVsUniformText(job); !text.empty()) {
+    add("adapted vs uniform", absl::StrCat("at equal latency, test split: ", text));
+  }
   const std::string created_age = Age(job.create_time(), options.now);
   add("created", absl::StrCat(FormatTimestamp(job.create_time(), options.zone),
                               created_age.empty() ? "" : absl::StrCat(" (", created_age, ")")));
@@ -235,7 +346,7 @@ std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options) {
                       HumanDuration(absl::Seconds(it.duration_seconds())),
                       OrDash(Widths(it.result()))});
     }
-    absl::StrAppend(&text, "\nhistory\n",
+    absl::StrAppend(&text, "\nhistory (accuracy on the held-out split)\n",
                     FormatTable({"ITER", "TARGET", "BLOCK", "LAYER", "RESOURCE", "MEASURED",
                                  "ACCURACY", "TIME", "WIDTHS"},
                                 rows));

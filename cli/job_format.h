@@ -53,6 +53,22 @@ int MaxIters(const v1::JobSpec& spec);
 std::string FormatTable(const std::vector<std::string>& header,
                         const std::vector<std::vector<std::string>>& rows);
 
+// Accuracies on the test split (0 when not evaluated): the seed's (ModelResult.test_accuracy),
+// the final network's (its `accuracy` is on the test split in every version), the uniform
+// baseline's and the seed's after the same training.
+double SeedTestAccuracy(const v1::Job& job);
+double FinalTestAccuracy(const v1::Job& job);
+// "seed 89.08% -> final 88.89% (-0.19 points)": both on the test split; "" when either is
+// missing (a held-out figure is never compared with a test one).
+std::string SeedVsFinalText(const v1::Job& job);
+// "accuracy 88.89% vs 89.15% (-0.26 points); LUT 3.20 ms vs 3.19 ms, measured 4.10 ms vs
+// 4.02 ms": the final network against the uniform baseline at equal latency, on the test
+// split; "" until both are there.
+std::string AdaptedVsUniformText(const v1::Job& job);
+// The uniform baseline's state in words: "x0.62, widths 8,24,40,10: 3.19 ms (measured 4.02
+// ms), accuracy 89.15% test" when done, else its state and reason; "" when the job has none.
+std::string UniformBaselineText(const v1::Job& job);
+
 // `netadapt get`: the job's summary, history table and current proposals.
 std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options);
 // `netadapt list`: one row per job; "no jobs\n" when empty.

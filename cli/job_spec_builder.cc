@@ -72,6 +72,14 @@ absl::StatusOr<v1::LutMode> ParseLutMode(absl::string_view text) {
       absl::StrCat("--lut-mode must be measure or interpolate, got '", text, "'"));
 }
 
+absl::StatusOr<v1::BudgetMetric> ParseBudgetMetric(absl::string_view text) {
+  const std::string lower = absl::AsciiStrToLower(text);
+  if (lower == "lut") return v1::BUDGET_METRIC_LUT;
+  if (lower == "measured") return v1::BUDGET_METRIC_MEASURED;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--budget-metric must be lut or measured, got '", text, "'"));
+}
+
 absl::Status CheckFlags(const SpecFlags& f, JobKind kind) {
   NETADAPT_RETURN_IF_ERROR(CheckRatio(f.budget_ratio, "--budget-ratio"));
   NETADAPT_RETURN_IF_ERROR(CheckRatio(f.reduction_ratio, "--reduction-ratio"));
@@ -198,6 +206,11 @@ absl::StatusOr<v1::JobSpec> BuildJobSpec(const SpecFlags& f, absl::string_view s
     spec.set_weights_format(v1::WEIGHTS_FORMAT_UNSPECIFIED);
   }
   if (f.lut_digest) spec.set_lut_digest(*f.lut_digest);
+  if (f.budget_metric) {
+    NETADAPT_ASSIGN_OR_RETURN(v1::BudgetMetric metric, ParseBudgetMetric(*f.budget_metric));
+    spec.set_budget_metric(metric);
+  }
+  if (f.uniform_baseline) spec.set_uniform_baseline(*f.uniform_baseline);
 
   if (kind == JobKind::kPretrain) {
     // The master reads max_iters 0 with pretrain_epochs > 0 as "prepare the seed only".

@@ -42,6 +42,8 @@ struct SpecFlags {
   std::optional<uint64_t> seed;
   std::optional<std::string> weights_digest;
   std::optional<std::string> lut_digest;
+  std::optional<std::string> budget_metric;  // lut | measured
+  std::optional<bool> uniform_baseline;
 };
 
 enum class JobKind {

@@ -132,7 +132,15 @@ std::string RenderProgress(const v1::Job& job, const ProgressOptions& options) {
     if (job.budget() > 0) absl::StrAppend(&resource, " (budget ", FormatResource(job.budget(), type), ")");
     lines.push_back(resource);
     lines.push_back(absl::StrCat("accuracy  seed ", FormatPercent(job.seed().accuracy()), " -> ",
-                                 FormatPercent(latest->accuracy())));
+                                 FormatPercent(latest->accuracy()), " (held-out)"));
+  }
+  if (const std::string text = SeedVsFinalText(job); !text.empty()) {
+    lines.push_back(absl::StrCat("test split  ", text));
+  }
+  if (const std::string text = AdaptedVsUniformText(job); !text.empty()) {
+    lines.push_back(absl::StrCat("adapted vs uniform at equal latency, test split: ", text));
+  } else if (const std::string uniform = UniformBaselineText(job); !uniform.empty()) {
+    lines.push_back(absl::StrCat("uniform baseline  ", uniform));
   }
   if (job.history_size() > 0) {
     double total = 0;
@@ -300,10 +308,23 @@ std::vector<std::string> ChangeLines(const v1::Job* previous, const v1::Job& cur
           current.final().resource() > 0 || current.final().accuracy() > 0
               ? current.final()
               : (Latest(current) != nullptr ? *Latest(current) : current.final());
+      const bool final_result = &result == &current.final();
       absl::StrAppend(&line, ", resource ", FormatResource(result.resource(), type),
-                      ", accuracy ", FormatPercent(result.accuracy()));
+                      ", accuracy ", FormatPercent(result.accuracy()),
+                      final_result ? " test" : " held-out");
     }
     lines.push_back(line);
+    if (current.state() == v1::Job::SUCCEEDED) {
+      if (const std::string text = SeedVsFinalText(current); !text.empty()) {
+        lines.push_back(absl::StrCat(name, ": test split: ", text));
+      }
+      if (const std::string text = AdaptedVsUniformText(current); !text.empty()) {
+        lines.push_back(
+            absl::StrCat(name, ": adapted vs uniform at equal latency, test split: ", text));
+      } else if (const std::string uniform = UniformBaselineText(current); !uniform.empty()) {
+        lines.push_back(absl::StrCat(name, ": uniform baseline ", uniform));
+      }
+    }
   }
   return lines;
 }

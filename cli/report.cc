@@ -23,6 +23,11 @@ constexpr char kSearchColor[] = "#1f77b4";
 constexpr char kFineTuneColor[] = "#ff7f0e";
 constexpr char kEvaluateColor[] = "#2ca02c";
 constexpr char kOtherColor[] = "#c7c7c7";
+// Test-split points of the latency-accuracy plot.
+constexpr char kFinalColor[] = "#2ca02c";
+constexpr char kUniformColor[] = "#9467bd";
+constexpr char kSeedTestColor[] = "#7f7f7f";
+constexpr char kSeedTrainedColor[] = "#8c564b";
 
 // A coordinate: one decimal is below a pixel.
 std::string C(double v) { return absl::StrFormat("%.1f", v); }
@@ -48,21 +53,46 @@ std::string Thousands(int64_t value) {
 
 std::string Seconds(double seconds) { return HumanDuration(absl::Seconds(seconds)); }
 
-// One model of the job in iteration order: the seed, every iteration's choice, the final one.
+// One model of the job: the seed, every iteration's choice, the final one, then the uniform
+// baseline and the seed trained alike. Accuracies: `held_out` (the seed's and the
+// iterations'), `test` (the seed's, the final network's, the baselines'); 0 where not
+// evaluated.
 struct ModelPoint {
-  std::string label;  // "seed", "3", "final"
-  std::string name;   // "the seed", "iteration 3", "the final model"
+  std::string label;  // "seed", "3", "final", "uniform", "seed trained alike"
+  std::string name;   // "seed", "iteration 3", "final", "uniform baseline", ...
   const v1::ModelResult* result;
+  double held_out = 0;
+  double test = 0;
+  const char* color = kLutColor;  // of its test-split marker
 };
 
-std::vector<ModelPoint> ModelPoints(const v1::Job& job) {
+bool HasUniform(const v1::Job& job) {
+  return job.uniform_baseline().state() == v1::UniformBaseline::SUCCEEDED &&
+         job.uniform_baseline().result().test_accuracy() > 0;
+}
+
+std::vector<ModelPoint> ModelPoints(const v1::Job& job, bool baselines = true) {
   std::vector<ModelPoint> points;
-  if (HasResult(job.seed())) points.push_back({"seed", "seed", &job.seed()});
-  for (const v1::Iteration& it : job.history()) {
-    points.push_back(
-        {absl::StrCat(it.iteration()), absl::StrCat("iteration ", it.iteration()), &it.result()});
+  if (HasResult(job.seed())) {
+    points.push_back({"seed", "seed", &job.seed(), job.seed().accuracy(),
+                      job.seed().test_accuracy(), kSeedTestColor});
   }
-  if (HasResult(job.final())) points.push_back({"final", "final", &job.final()});
+  for (const v1::Iteration& it : job.history()) {
+    points.push_back({absl::StrCat(it.iteration()), absl::StrCat("iteration ", it.iteration()),
+                      &it.result(), it.result().accuracy(), 0});
+  }
+  if (HasResult(job.final())) {
+    points.push_back({"final", "final", &job.final(), 0, FinalTestAccuracy(job), kFinalColor});
+  }
+  if (baselines && HasUniform(job)) {
+    const v1::UniformBaseline& baseline = job.uniform_baseline();
+    points.push_back({"uniform", "uniform baseline", &baseline.result(), 0,
+                      baseline.result().test_accuracy(), kUniformColor});
+    if (baseline.seed_fine_tuned().test_accuracy() > 0) {
+      points.push_back({"seed trained alike", "seed trained alike", &baseline.seed_fine_tuned(),
+                        0, baseline.seed_fine_tuned().test_accuracy(), kSeedTrainedColor});
+    }
+  }
   return points;
 }
 
@@ -250,34 +280,119 @@ std::string SummaryTable(const v1::Job& job) {
   const v1::ResourceType type = job.spec().resource_type();
   std::string adapted_label;
   const v1::ModelResult* adapted = AdaptedModel(job, &adapted_label);
+  const bool adapted_is_final = adapted == &job.final();
   const v1::ModelResult& seed = job.seed();
+  const bool uniform = adapted_is_final && HasUniform(job);
+  const v1::ModelResult& u = job.uniform_baseline().result();
   std::vector<std::vector<std::string>> rows;
   auto row = [&](std::string name, std::string seed_text, std::string adapted_text,
-                 std::string change) {
-    rows.push_back({Html(name), Html(seed_text), adapted ? Html(adapted_text) : "-",
-                    adapted ? Html(change) : "-"});
+                 std::string uniform_text, std::string change) {
+    std::vector<std::string> cells = {Html(name), Html(seed_text),
+                                      adapted ? Html(adapted_text) : "-"};
+    if (uniform) cells.push_back(Html(uniform_text));
+    cells.push_back(adapted ? Html(change) : "-");
+    rows.push_back(std::move(cells));
   };
   const std::string resource_name =
       IsLatency(type) ? "LUT latency" : absl::StrCat("resource (", ResourceTypeName(type), ")");
   const v1::ModelResult none;
   const v1::ModelResult& a = adapted ? *adapted : none;
   row(resource_name, FormatResource(seed.resource(), type), FormatResource(a.resource(), type),
-      Ratio(a.resource(), seed.resource()));
-  row("measured latency", MeasuredText(seed), MeasuredText(a),
+      FormatResource(u.resource(), type), Ratio(a.resource(), seed.resource()));
+  row("measured latency", MeasuredText(seed), MeasuredText(a), MeasuredText(u),
       Ratio(a.measured_latency_ms(), seed.measured_latency_ms()));
   if (IsLatency(type)) {
-    row("LUT prediction error", LutErrorText(seed, type), LutErrorText(a, type), "");
+    row("LUT prediction error", LutErrorText(seed, type), LutErrorText(a, type),
+        LutErrorText(u, type), "");
   }
-  row("accuracy", FormatPercent(seed.accuracy()), FormatPercent(a.accuracy()),
-      absl::StrFormat("%+.2f points", (a.accuracy() - seed.accuracy()) * 100));
+  // Accuracies are compared on one split only: the test split once the final network is
+  // there (the seed is evaluated on it too), the held-out split while the job iterates.
+  if (adapted_is_final) {
+    const double seed_test = SeedTestAccuracy(job);
+    const double final_test = FinalTestAccuracy(job);
+    row("test accuracy", seed_test > 0 ? FormatPercent(seed_test) : "not evaluated",
+        FormatPercent(final_test), FormatPercent(u.test_accuracy()),
+        seed_test > 0 ? absl::StrFormat("%+.2f points", (final_test - seed_test) * 100) : "-");
+    row("held-out accuracy", FormatPercent(seed.accuracy()), "not evaluated", "not evaluated",
+        "-");
+  } else {
+    row("held-out accuracy", FormatPercent(seed.accuracy()), FormatPercent(a.accuracy()), "",
+        absl::StrFormat("%+.2f points", (a.accuracy() - seed.accuracy()) * 100));
+  }
   row("weights", seed.weights() > 0 ? Thousands(seed.weights()) : "-",
-      a.weights() > 0 ? Thousands(a.weights()) : "-",
+      a.weights() > 0 ? Thousands(a.weights()) : "-", u.weights() > 0 ? Thousands(u.weights()) : "-",
       Ratio(static_cast<double>(a.weights()), static_cast<double>(seed.weights())));
   row("MACs", seed.macs() > 0 ? Thousands(seed.macs()) : "-",
-      a.macs() > 0 ? Thousands(a.macs()) : "-",
+      a.macs() > 0 ? Thousands(a.macs()) : "-", u.macs() > 0 ? Thousands(u.macs()) : "-",
       Ratio(static_cast<double>(a.macs()), static_cast<double>(seed.macs())));
-  return HtmlTable({"", "seed", Html(adapted ? adapted_label : "adapted (none yet)"), "change"},
-                   rows, "summary");
+  std::vector<std::string> header = {"", "seed",
+                                     Html(adapted ? adapted_label : "adapted (none yet)")};
+  if (uniform) header.push_back("uniform baseline");
+  header.push_back("change (adapted vs seed)");
+  return HtmlTable(header, rows, "summary");
+}
+
+// "Is the adaptation worth it?": the final network against the uniform baseline at equal
+// latency and the seed trained alike, all on the test split.
+std::string BaselineSection(const v1::Job& job) {
+  const v1::ResourceType type = job.spec().resource_type();
+  if (!job.has_uniform_baseline()) {
+    return "<p class=\"note\">No uniform baseline: the job was submitted with "
+           "uniform_baseline false (--no-uniform-baseline).</p>\n";
+  }
+  const v1::UniformBaseline& baseline = job.uniform_baseline();
+  std::string out;
+  const std::string comparison = AdaptedVsUniformText(job);
+  if (!comparison.empty()) {
+    absl::StrAppend(&out, "<p class=\"verdict\">Adapted vs uniform at equal latency, test split: ",
+                    Html(comparison), "</p>\n");
+  } else {
+    absl::StrAppend(&out, "<p class=\"note\">Uniform baseline: ", Html(UniformBaselineText(job)),
+                    "</p>\n");
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const ModelPoint& p : ModelPoints(job)) {
+    if (p.test <= 0) continue;
+    const v1::ModelResult& r = *p.result;
+    std::string training = "-";
+    if (p.label == "final") {
+      training = absl::StrCat(job.history_size(), " iterations' short-term fine-tuning",
+                              job.spec().long_term_fine_tune_epochs() > 0
+                                  ? absl::StrCat(" + ", job.spec().long_term_fine_tune_epochs(),
+                                                 " long-term epochs")
+                                  : "");
+    } else if (p.label == "uniform" || p.label == "seed trained alike") {
+      training = absl::StrCat(baseline.fine_tune_steps(), " steps + ",
+                              baseline.fine_tune_epochs(), " epochs");
+    } else if (p.label == "seed") {
+      training = "none";
+    }
+    rows.push_back({Html(p.name), Html(FormatResource(r.resource(), type)),
+                    Html(r.measured_latency_ms() > 0
+                             ? absl::StrCat(MeasuredText(r), " (best of ",
+                                            r.measured_latency_runs(), ")")
+                             : MeasuredText(r)),
+                    Html(FormatPercent(p.test)), Html(training),
+                    Html(absl::StrJoin(r.widths(), ","))});
+  }
+  absl::StrAppend(&out,
+                  HtmlTable({"model", IsLatency(type) ? "LUT latency" : "resource",
+                             "measured latency", "test accuracy", "training after the seed",
+                             "widths"},
+                            rows, "baseline"));
+  absl::StrAppend(
+      &out,
+      "<p class=\"note\">The uniform baseline thins every prunable block of the seed by one "
+      "multiplier",
+      baseline.width_multiplier() > 0
+          ? absl::StrFormat(" (x%.3f)", baseline.width_multiplier())
+          : "",
+      ", rounded to the channel step, to the final network's resource (the nearest such "
+      "network), keeping the filters the pruning keeps; it and the seed are then fine-tuned "
+      "as the final network's lineage was (the short-term steps of every iteration, then the "
+      "long-term epochs). Latencies of the seed, the final network and the baseline are each "
+      "the fastest of the same number of end-to-end measurements, taken alternately.</p>\n");
+  return out;
 }
 
 std::string IterationTable(const v1::Job& job) {
@@ -299,7 +414,8 @@ std::string IterationTable(const v1::Job& job) {
     row.push_back(Html(FormatResource(r.resource(), type)));
     row.push_back(Html(MeasuredText(r)));
     if (IsLatency(type)) row.push_back(Html(LutErrorText(r, type)));
-    row.push_back(Html(FormatPercent(r.accuracy())));
+    row.push_back(point.held_out > 0 ? Html(FormatPercent(point.held_out)) : "");
+    row.push_back(point.test > 0 ? Html(FormatPercent(point.test)) : "");
     if (it != nullptr) {
       row.push_back(Html(Seconds(it->simplify_seconds())));
       row.push_back(Html(Seconds(it->fine_tune_seconds())));
@@ -315,8 +431,8 @@ std::string IterationTable(const v1::Job& job) {
                                      IsLatency(type) ? "LUT latency" : "resource",
                                      "measured latency"};
   if (IsLatency(type)) header.push_back("LUT error");
-  header.insert(header.end(),
-                {"accuracy", "search", "fine-tune", "evaluate", "iteration time", "widths"});
+  header.insert(header.end(), {"held-out accuracy", "test accuracy", "search", "fine-tune",
+                               "evaluate", "iteration time", "widths"});
   return HtmlTable(header, rows, "iterations");
 }
 
@@ -328,7 +444,8 @@ table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
 th, td { border: 1px solid #dddddd; padding: 3px 8px; text-align: right; }
 th { background: #f3f3f3; }
 td:first-child, th:first-child { text-align: left; }
-table.iterations td:last-child { text-align: left; font-family: monospace; }
+table.iterations td:last-child, table.baseline td:last-child { text-align: left; font-family: monospace; }
+.verdict { font-weight: bold; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 2px 16px; }
 dt { font-weight: bold; }
 dd { margin: 0; }
@@ -400,9 +517,13 @@ std::string LatencyAccuracySvg(const v1::Job& job) {
       x_min = std::min(x_min, x);
       x_max = std::max(x_max, x);
     }
-    y_min = std::min(y_min, r.accuracy() * 100);
-    y_max = std::max(y_max, r.accuracy() * 100);
+    for (double accuracy : {p.held_out, p.test}) {
+      if (accuracy <= 0) continue;
+      y_min = std::min(y_min, accuracy * 100);
+      y_max = std::max(y_max, accuracy * 100);
+    }
   }
+  if (y_max < y_min) y_min = y_max = 0;
   if (x_max <= 0) x_min = x_max = 0;
   if (job.budget() > 0 && x_max > 0) {
     x_min = std::min(x_min, job.budget());
@@ -441,22 +562,26 @@ std::string LatencyAccuracySvg(const v1::Job& job) {
              "start", "fill=\"#555555\"");
   }
 
-  // One series: a polyline in iteration order, a marker per point with its tooltip, and the
-  // point's label.
+  // The adaptation's path on the held-out split (the seed, then each iteration's choice): a
+  // polyline in iteration order, a marker per point with its tooltip, and the point's label.
+  std::vector<const ModelPoint*> path;
+  for (const ModelPoint& p : points) {
+    if (p.held_out > 0) path.push_back(&p);
+  }
   auto series = [&](bool measured, absl::string_view color) {
     std::vector<std::string> coordinates;
     std::string markers;
-    for (const ModelPoint& p : points) {
-      const v1::ModelResult& r = *p.result;
+    for (const ModelPoint* p : path) {
+      const v1::ModelResult& r = *p->result;
       const double value = measured ? r.measured_latency_ms() : r.resource();
       if (value <= 0) continue;
       const double x = X(value);
-      const double y = frame.Y(r.accuracy() * 100);
+      const double y = frame.Y(p->held_out * 100);
       coordinates.push_back(absl::StrCat(C(x), ",", C(y)));
       const std::string title =
-          absl::StrCat(p.name, ": ", measured ? "measured " : (IsLatency(type) ? "LUT " : ""),
+          absl::StrCat(p->name, ": ", measured ? "measured " : (IsLatency(type) ? "LUT " : ""),
                        FormatResource(value, measured ? v1::RESOURCE_TYPE_LATENCY : type),
-                       ", accuracy ", FormatPercent(r.accuracy()));
+                       ", accuracy ", FormatPercent(p->held_out), " held-out");
       if (measured) {
         absl::StrAppend(&markers, "<rect x=\"", C(x - 4), "\" y=\"", C(y - 4),
                         "\" width=\"8\" height=\"8\" fill=\"", color, "\"><title>",
@@ -465,11 +590,11 @@ std::string LatencyAccuracySvg(const v1::Job& job) {
         absl::StrAppend(&markers, "<circle cx=\"", C(x), "\" cy=\"", C(y), "\" r=\"4.5\" fill=\"",
                         color, "\"><title>", XmlEscape(title), "</title></circle>\n");
         // Iteration numbers beside the LUT markers; numbers in full at both ends.
-        const bool end = &p == &points.front() || &p == &points.back();
+        const bool end = p == path.front() || p == path.back();
         const std::string text =
-            end ? absl::StrCat(p.label, ": ", FormatResource(value, type), ", ",
-                               FormatPercent(r.accuracy()))
-                : p.label;
+            end ? absl::StrCat(p->label, ": ", FormatResource(value, type), ", ",
+                               FormatPercent(p->held_out))
+                : p->label;
         absl::StrAppend(&markers, "<text x=\"", C(x + 6), "\" y=\"", C(y - 6),
                         "\" font-size=\"10\" fill=\"#333333\">", XmlEscape(text), "</text>\n");
       }
@@ -484,10 +609,41 @@ std::string LatencyAccuracySvg(const v1::Job& job) {
   };
   series(false, kLutColor);
   const bool any_measured = measured_axis && series(true, kMeasuredColor);
+
+  // The test split: the seed, the final network and the baselines, as diamonds (filled at
+  // the LUT latency, hollow at the measured one), labelled.
+  bool any_test = false;
+  for (const ModelPoint& p : points) {
+    if (p.test <= 0) continue;
+    any_test = true;
+    const v1::ModelResult& r = *p.result;
+    const double y = frame.Y(p.test * 100);
+    for (bool measured : {false, true}) {
+      const double value = measured ? (measured_axis ? r.measured_latency_ms() : 0) : r.resource();
+      if (value <= 0) continue;
+      const double x = X(value);
+      const std::string title = absl::StrCat(
+          p.name, " (test split): ", measured ? "measured " : (IsLatency(type) ? "LUT " : ""),
+          FormatResource(value, measured ? v1::RESOURCE_TYPE_LATENCY : type), ", accuracy ",
+          FormatPercent(p.test));
+      svg.Add(absl::StrCat("<polygon points=\"", C(x), ",", C(y - 6), " ", C(x + 6), ",", C(y),
+                           " ", C(x), ",", C(y + 6), " ", C(x - 6), ",", C(y), "\" fill=\"",
+                           measured ? "#ffffff" : p.color, "\" stroke=\"", p.color,
+                           "\" stroke-width=\"1.5\"><title>", XmlEscape(title),
+                           "</title></polygon>"));
+      if (!measured) {
+        svg.Text(x + 8, y + 12,
+                 absl::StrCat(p.label, " (test): ", FormatResource(value, type), ", ",
+                              FormatPercent(p.test)),
+                 "start", absl::StrCat("font-size=\"10\" fill=\"", p.color, "\""));
+      }
+    }
+  }
   std::vector<std::pair<std::string, std::string>> legend = {
-      {kLutColor, IsLatency(type) ? "LUT latency" : ResourceTypeName(type)}};
-  if (any_measured) legend.emplace_back(kMeasuredColor, "measured latency");
+      {kLutColor, IsLatency(type) ? "LUT latency (held-out)" : absl::StrCat(ResourceTypeName(type), " (held-out)")}};
+  if (any_measured) legend.emplace_back(kMeasuredColor, "measured (held-out)");
   if (measured_axis && !any_measured) legend.emplace_back("#ffffff", "(latency not measured)");
+  if (any_test) legend.emplace_back(kFinalColor, "test split (diamonds; hollow: measured)");
   Legend(svg, frame.left, 18, legend);
   return std::move(svg).Finish();
 }
@@ -591,7 +747,10 @@ std::string LutErrorSvg(const v1::Job& job) {
                     absl::StrCat("not a latency job (resource: ", ResourceTypeName(type),
                                  "): no LUT to check"));
   }
-  const std::vector<ModelPoint> points = ModelPoints(job);
+  std::vector<ModelPoint> points;
+  for (ModelPoint& p : ModelPoints(job)) {
+    if (p.label != "seed trained alike") points.push_back(std::move(p));  // the seed's network
+  }
   if (points.empty()) return EmptySvg("LUT prediction error", "no results yet");
   double max_error = 0;
   for (const ModelPoint& p : points) {
@@ -667,10 +826,13 @@ std::string RenderReportHtml(const v1::Job& job, const ReportOptions& options) {
   absl::StrAppend(&page, "</dl>\n");
 
   absl::StrAppend(&page, "<h2 id=\"summary\">Seed vs adapted</h2>\n", SummaryTable(job),
-                  "<p class=\"note\">Accuracy is top-1: the seed's and the iterations' on the "
-                  "held-out split carved from the training set, the final model's on the test "
-                  "split. LUT latency is the sum of the per-layer look-up table entries; "
+                  "<p class=\"note\">Accuracy is top-1, and figures are compared on one split "
+                  "only: the seed's and the iterations' on the held-out split carved from the "
+                  "training set, the seed's, the final model's and the baselines' also on the "
+                  "test split. LUT latency is the sum of the per-layer look-up table entries; "
                   "measured latency is the whole network timed end to end on the device.</p>\n");
+  absl::StrAppend(&page, "<h2 id=\"baseline\">Adapted vs uniform at equal latency</h2>\n",
+                  BaselineSection(job));
   absl::StrAppend(&page, "<h2 id=\"latency-accuracy\">",
                   IsLatency(type) ? "Latency vs accuracy" : "Resource vs accuracy", "</h2>\n",
                   LatencyAccuracySvg(job), "\n");

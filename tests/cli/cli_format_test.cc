@@ -115,7 +115,7 @@ TEST(FormatTest, JobDetailsShowSummaryHistoryAndProposals) {
   EXPECT_THAT(text, HasSubstr("state      RUNNING, phase ITERATING\n"));
   EXPECT_THAT(text, HasSubstr("model      alexnet (x0.5)\n"));
   EXPECT_THAT(text, HasSubstr("resource   latency, budget 10.00 ms\n"));
-  EXPECT_THAT(text, HasSubstr("seed       20.00 ms, accuracy 90.00%\n"));
+  EXPECT_THAT(text, HasSubstr("seed       20.00 ms, accuracy 90.00% held-out\n"));
   EXPECT_THAT(text, HasSubstr("iteration  3/10, target 16.50 ms\n"));
   EXPECT_THAT(text, HasSubstr("created    2024-05-01 12:00:00 (2m05s ago)\n"));
   EXPECT_THAT(text, HasSubstr(
@@ -198,7 +198,7 @@ TEST(ProgressTest, LiveViewShowsIterationProposalsAndTrend) {
   EXPECT_THAT(frame, HasSubstr("iteration 3/10  target 16.50 ms  budget 10.00 ms\n"));
   // 20 -> 15.5 of the way to 10: 45%.
   EXPECT_THAT(frame, HasSubstr("resource  [#########-----------] 20.00 ms -> 15.50 ms"));
-  EXPECT_THAT(frame, HasSubstr("accuracy  seed 90.00% -> 88.00%\n"));
+  EXPECT_THAT(frame, HasSubstr("accuracy  seed 90.00% -> 88.00% (held-out)\n"));
   EXPECT_THAT(frame, HasSubstr("time/iteration  last 42.0s  mean 41.5s\n"));
   EXPECT_THAT(frame, HasSubstr("  block 0 (features.0)  SUCCEEDED       width 56  16.20 ms  "
                                "acc 87.00%\n"));
@@ -259,6 +259,83 @@ TEST(ProgressTest, ChangeLinesReportWhatChanged) {
                           "jobs/7: FAILED: block 0: worker lost 3 times"));
 }
 
+// A finished job with its uniform baseline: get, watch's live view and its summary compare
+// on the test split only, and say so.
+v1::Job FinishedJob() {
+  v1::Job job = RunningJob();
+  job.set_state(v1::Job::SUCCEEDED);
+  job.set_phase(v1::Job::DONE);
+  job.clear_proposals();
+  job.mutable_seed()->set_test_accuracy(0.8908);
+  job.mutable_seed()->set_measured_latency_ms(22);
+  v1::ModelResult* final_model = job.mutable_final();
+  *final_model = job.history(1).result();
+  final_model->set_accuracy(0.8889);
+  final_model->set_test_accuracy(0.8889);
+  final_model->set_measured_latency_ms(16.5);
+  v1::UniformBaseline* uniform = job.mutable_uniform_baseline();
+  uniform->set_state(v1::UniformBaseline::SUCCEEDED);
+  uniform->set_width_multiplier(0.78);
+  uniform->set_fine_tune_steps(1000);
+  uniform->set_fine_tune_epochs(1);
+  uniform->mutable_result()->set_resource(15.25);
+  uniform->mutable_result()->set_measured_latency_ms(16.25);
+  uniform->mutable_result()->set_accuracy(0.8915);
+  uniform->mutable_result()->set_test_accuracy(0.8915);
+  for (int w : {48, 152}) uniform->mutable_result()->add_widths(w);
+  uniform->mutable_seed_fine_tuned()->set_test_accuracy(0.8931);
+  return job;
+}
+
+TEST(FormatTest, FinishedJobComparesOnTheTestSplit) {
+  const v1::Job job = FinishedJob();
+  const std::string text = FormatJobDetails(job, At(500));
+  EXPECT_THAT(text, HasSubstr("final               15.50 ms (measured 16.50 ms), accuracy 88.89% "
+                              "test\n"));
+  EXPECT_THAT(text, HasSubstr("seed                20.00 ms (measured 22.00 ms), accuracy 90.00% "
+                              "held-out, 89.08% test\n"));
+  EXPECT_THAT(text, HasSubstr("uniform             x0.78, widths 48,152: 15.25 ms (measured "
+                              "16.25 ms), accuracy 89.15% test (1000 steps + 1 epoch)\n"));
+  EXPECT_THAT(text, HasSubstr("seed trained alike  accuracy 89.31% test (1000 steps + 1 epoch "
+                              "more)\n"));
+  EXPECT_THAT(text, HasSubstr("seed -> final       test split: seed 89.08% -> final 88.89% "
+                              "(-0.19 points)\n"));
+  EXPECT_THAT(text, HasSubstr("adapted vs uniform  at equal latency, test split: accuracy 88.89% "
+                              "vs 89.15% (-0.26 points); LUT 15.50 ms vs 15.25 ms, measured "
+                              "16.50 ms vs 16.25 ms\n"));
+
+  ProgressOptions options;
+  options.width = 200;
+  const std::string frame = RenderProgress(job, options);
+  EXPECT_THAT(frame, HasSubstr("test split  seed 89.08% -> final 88.89% (-0.19 points)\n"));
+  EXPECT_THAT(frame, HasSubstr("adapted vs uniform at equal latency, test split: accuracy 88.89% "
+                               "vs 89.15%"));
+  v1::Job running = job;
+  running.set_state(v1::Job::RUNNING);
+  EXPECT_THAT(ChangeLines(&running, job),
+              ::testing::IsSupersetOf(
+                  {"jobs/7: SUCCEEDED, resource 15.50 ms, accuracy 88.89% test",
+                   "jobs/7: test split: seed 89.08% -> final 88.89% (-0.19 points)",
+                   "jobs/7: adapted vs uniform at equal latency, test split: accuracy 88.89% vs "
+                   "89.15% (-0.26 points); LUT 15.50 ms vs 15.25 ms, measured 16.50 ms vs "
+                   "16.25 ms"}));
+
+  // A seed without a test accuracy (an older master): no comparison across splits.
+  v1::Job old = job;
+  old.mutable_seed()->clear_test_accuracy();
+  EXPECT_THAT(FormatJobDetails(old, At(500)), Not(HasSubstr("seed -> final")));
+  EXPECT_EQ(SeedVsFinalText(old), "");
+  // A baseline that failed or was skipped says so.
+  old.mutable_uniform_baseline()->set_state(v1::UniformBaseline::FAILED);
+  old.mutable_uniform_baseline()->set_reason("worker lost");
+  EXPECT_EQ(AdaptedVsUniformText(old), "");
+  EXPECT_THAT(FormatJobDetails(old, At(500)), HasSubstr("FAILED: worker lost"));
+  old.mutable_uniform_baseline()->set_state(v1::UniformBaseline::SKIPPED);
+  old.mutable_uniform_baseline()->set_reason("no iteration ran");
+  EXPECT_THAT(FormatJobDetails(old, At(500)), HasSubstr("uniform             skipped: no "
+                                                        "iteration ran"));
+}
+
 TEST(SpecBuilderTest, FlagsSetTheSpec) {
   SpecFlags flags;
   flags.model = "alexnet";
@@ -285,6 +362,35 @@ TEST(SpecBuilderTest, FlagsSetTheSpec) {
   EXPECT_EQ(spec.lut_mode(), v1::LUT_MODE_INTERPOLATE);
   EXPECT_EQ(spec.seed(), 7u);
   EXPECT_EQ(spec.zoo().width_multiplier(), 0.5);
+  // Unset: the master's defaults (the uniform baseline on, the budget on the LUT).
+  EXPECT_FALSE(spec.has_uniform_baseline());
+  EXPECT_EQ(spec.budget_metric(), v1::BUDGET_METRIC_UNSPECIFIED);
+}
+
+TEST(SpecBuilderTest, UniformBaselineAndBudgetMetricFlags) {
+  SpecFlags flags;
+  flags.model = "alexnet";
+  flags.dataset = "synthetic:classes=10,shape=3x32x32";
+  flags.uniform_baseline = false;
+  flags.budget_metric = "measured";
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::JobSpec spec, BuildJobSpec(flags, "", "", JobKind::kAdapt));
+  EXPECT_TRUE(spec.has_uniform_baseline());
+  EXPECT_FALSE(spec.uniform_baseline());
+  EXPECT_EQ(spec.budget_metric(), v1::BUDGET_METRIC_MEASURED);
+  // From a spec file too, by the proto's JSON names.
+  flags = SpecFlags();
+  NETADAPT_ASSERT_OK_AND_ASSIGN(
+      spec, BuildJobSpec(flags,
+                         R"({"model": "alexnet", "dataset": "synthetic:classes=10,shape=3x32x32",
+                             "uniform_baseline": false, "budget_metric": "BUDGET_METRIC_LUT"})",
+                         "", JobKind::kAdapt));
+  EXPECT_FALSE(spec.uniform_baseline());
+  EXPECT_EQ(spec.budget_metric(), v1::BUDGET_METRIC_LUT);
+  flags.model = "alexnet";
+  flags.dataset = "synthetic:classes=10,shape=3x32x32";
+  flags.budget_metric = "wall-clock";
+  EXPECT_THAT(BuildJobSpec(flags, "", "", JobKind::kAdapt).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--budget-metric")));
 }
 
 TEST(SpecBuilderTest, FlagsOverrideTheSpecFile) {

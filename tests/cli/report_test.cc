@@ -148,7 +148,32 @@ v1::Job SampleJob() {
   *final_model = job.history(2).result();
   final_model->set_model_digest("ff");
   final_model->set_accuracy(0.8699);
+  final_model->set_test_accuracy(0.8699);
+  final_model->set_measured_latency_runs(5);
   job.set_best_iteration(2);
+  seed->set_test_accuracy(0.9108);
+  seed->set_measured_latency_runs(5);
+
+  // The uniform baseline at the final network's latency, and the seed trained alike.
+  v1::UniformBaseline* uniform = job.mutable_uniform_baseline();
+  uniform->set_state(v1::UniformBaseline::SUCCEEDED);
+  uniform->set_width_multiplier(0.5625);
+  for (int w : {8, 16, 36}) uniform->add_block_widths(w);
+  uniform->set_fine_tune_steps(300);
+  uniform->set_fine_tune_epochs(1);
+  v1::ModelResult* thinned = uniform->mutable_result();
+  thinned->set_model_digest("uu");
+  thinned->set_resource(9.7);
+  thinned->set_measured_latency_ms(10.4);
+  thinned->set_measured_latency_runs(5);
+  thinned->set_accuracy(0.865);
+  thinned->set_test_accuracy(0.865);
+  for (int w : {8, 16, 36, 10}) thinned->add_widths(w);
+  v1::ModelResult* trained = uniform->mutable_seed_fine_tuned();
+  *trained = *seed;
+  trained->set_model_digest("st");
+  trained->set_accuracy(0.9161);
+  trained->set_test_accuracy(0.9161);
   return job;
 }
 
@@ -228,7 +253,18 @@ TEST(ReportTest, PageCarriesEveryNumberOfTheJob) {
     EXPECT_THAT(page, HasSubstr(count));
   }
   EXPECT_THAT(page, HasSubstr(absl::StrFormat("%.1f%% of the seed", 9.75 / 20 * 100)));
-  EXPECT_THAT(page, HasSubstr("-4.24 points"));       // 86.99 - 91.23
+  // Accuracies compared on the test split only: 86.99 - 91.08, never 91.23 (held-out).
+  EXPECT_THAT(page, HasSubstr("-4.09 points"));
+  EXPECT_THAT(page, Not(HasSubstr("-4.24 points")));
+  // The uniform baseline and the seed trained alike, against the final network.
+  for (const char* text : {"9.70 ms", "10.40 ms", "86.50%", "91.61%", "91.08%",
+                           "Adapted vs uniform at equal latency, test split: accuracy 86.99% vs "
+                           "86.50% (+0.49 points); LUT 9.75 ms vs 9.70 ms, measured 10.50 ms vs "
+                           "10.40 ms",
+                           "<td>uniform baseline</td>", "<td>seed trained alike</td>",
+                           "<td>300 steps + 1 epochs</td>", "(x0.562)", "best of 5"}) {
+    EXPECT_THAT(page, HasSubstr(text));
+  }
   // The header, escaped.
   EXPECT_THAT(page, HasSubstr("demo &lt;half&gt; &amp; more"));
   EXPECT_THAT(page, Not(HasSubstr("<half>")));
@@ -243,17 +279,26 @@ TEST(ReportTest, PageCarriesEveryNumberOfTheJob) {
 
 TEST(ReportTest, LatencyAccuracyPlotHasEveryPointAndBothSeries) {
   const std::string svg = LatencyAccuracySvg(SampleJob());
+  // The held-out path: the seed and the iterations.
   EXPECT_THAT(svg, HasSubstr("seed: 20.00 ms, 91.23%"));   // a labelled end point
-  EXPECT_THAT(svg, HasSubstr("final: 9.75 ms, 86.99%"));   // the other end
-  EXPECT_THAT(svg, HasSubstr("iteration 2: LUT 13.50 ms, accuracy 88.61%"));
-  EXPECT_THAT(svg, HasSubstr("iteration 1: measured 18.00 ms, accuracy 90.47%"));
+  EXPECT_THAT(svg, HasSubstr("3: 9.75 ms, 87.12%"));       // the other end
+  EXPECT_THAT(svg, HasSubstr("iteration 2: LUT 13.50 ms, accuracy 88.61% held-out"));
+  EXPECT_THAT(svg, HasSubstr("iteration 1: measured 18.00 ms, accuracy 90.47% held-out"));
   EXPECT_THAT(svg, Not(HasSubstr("iteration 2: measured")));  // not measured: no marker
-  EXPECT_THAT(svg, HasSubstr("LUT latency"));
-  EXPECT_THAT(svg, HasSubstr("measured latency"));
+  EXPECT_THAT(svg, HasSubstr("LUT latency (held-out)"));
+  EXPECT_THAT(svg, HasSubstr("measured (held-out)"));
   EXPECT_THAT(svg, HasSubstr("budget 10.00 ms"));
-  // Five LUT points (seed, 3 iterations, final), four measured ones.
-  const std::vector<absl::string_view> pieces = absl::StrSplit(svg, "<circle");
-  EXPECT_EQ(pieces.size(), 6u);
+  // The test split: the seed, the final network, the uniform baseline, the seed trained
+  // alike, each at its LUT and its measured latency.
+  for (const char* text : {"seed (test): 20.00 ms, 91.08%", "final (test): 9.75 ms, 86.99%",
+                           "uniform (test): 9.70 ms, 86.50%",
+                           "seed trained alike (test): 20.00 ms, 91.61%",
+                           "uniform baseline (test split): measured 10.40 ms, accuracy 86.50%"}) {
+    EXPECT_THAT(svg, HasSubstr(text));
+  }
+  // Four held-out LUT points (seed, 3 iterations), eight test-split diamonds.
+  EXPECT_EQ(std::vector<absl::string_view>(absl::StrSplit(svg, "<circle")).size(), 5u);
+  EXPECT_EQ(std::vector<absl::string_view>(absl::StrSplit(svg, "<polygon")).size(), 9u);
   EXPECT_EQ(CheckWellFormed(svg), "");
 }
 
@@ -363,6 +408,24 @@ TEST(ReportTest, EmptyAndUnusualJobsRender) {
   ASSERT_NE(AdaptedModel(running, &label), nullptr);
   EXPECT_EQ(label, "iteration 3");
   EXPECT_THAT(RenderReportHtml(running), HasSubstr("<th>iteration 3</th>"));
+  // ... compared with the seed on the held-out split, which says so.
+  EXPECT_THAT(RenderReportHtml(running),
+              HasSubstr("<td>held-out accuracy</td><td>91.23%</td><td>87.12%</td><td>-4.11 "
+                        "points</td>"));
+}
+
+// A job whose seed was never evaluated on the test split (an older master): the final
+// network's test accuracy is not compared with the seed's held-out one.
+TEST(ReportTest, AccuraciesOfTwoSplitsAreNeverCompared) {
+  v1::Job job = SampleJob();
+  job.mutable_seed()->clear_test_accuracy();
+  job.clear_uniform_baseline();
+  const std::string page = RenderReportHtml(job);
+  EXPECT_THAT(page, HasSubstr("<td>test accuracy</td><td>not evaluated</td><td>86.99%</td><td>-"
+                              "</td>"));
+  EXPECT_THAT(page, Not(HasSubstr("-4.24 points")));
+  EXPECT_THAT(page, HasSubstr("No uniform baseline"));
+  EXPECT_EQ(CheckWellFormed(page), "");
 }
 
 TEST(HealthTest, DecodesTheResponse) {
@@ -411,7 +474,9 @@ TEST_F(ReportChromiumTest, DomCarriesThePlotsNumbers) {
   ASSERT_EQ(code, 0) << dom;
   EXPECT_EQ(SvgElements(dom).size(), 4u) << dom;
   // Text labels of each plot, as Chromium serialises its DOM.
-  for (const char* text : {">seed: 20.00 ms, 91.23%</text>", ">final: 9.75 ms, 86.99%</text>",
+  for (const char* text : {">seed: 20.00 ms, 91.23%</text>",
+                           ">final (test): 9.75 ms, 86.99%</text>",
+                           ">uniform (test): 9.70 ms, 86.50%</text>",
                            ">64 -&gt; 40 (62%)</text>", ">42.0s</text>", ">7.0%</text>",
                            ">not measured</text>"}) {
     EXPECT_THAT(dom, HasSubstr(text));
