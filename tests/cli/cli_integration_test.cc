@@ -33,6 +33,7 @@
 #include "common/network_def_json.h"
 #include "common/network_tensors.h"
 #include "common/onnx_export.h"
+#include "common/status_macros.h"
 #include "common/rpc/artifact_transfer.h"
 #include "common/rpc/grpc_status.h"
 #include "common/rpc/server.h"
@@ -473,6 +474,186 @@ TEST_F(CliTest, ExportConvertsTheCheckpointToOnnxAndJson) {
   const CliResult ckpt = Run({"export", "4", "-o", ckpt_file});
   ASSERT_EQ(ckpt.exit_code, 0) << Show(ckpt);
   EXPECT_EQ(ReadAll(ckpt_file), checkpoint);
+}
+
+// An ONNX model as our exporter writes it: resnet18 (a graph: residual adds) at a small size,
+// with varied weights. `storage` owns the tensors' bytes.
+struct OnnxFixture {
+  common::NetworkDef def;
+  std::deque<std::string> storage;
+  std::vector<common::CheckpointTensor> tensors;
+  std::string onnx;
+};
+std::unique_ptr<OnnxFixture> MakeOnnx() {
+  auto f = std::make_unique<OnnxFixture>();
+  common::ZooOptions zoo;
+  zoo.input_size = 32;
+  zoo.width_multiplier = 0.125;
+  absl::StatusOr<common::NetworkDef> def = common::ZooNetwork("resnet18", zoo);
+  NETADAPT_CHECK(def.ok());
+  f->def = *def;
+  absl::StatusOr<std::vector<common::TensorSpec>> specs = common::NetworkTensors(f->def);
+  NETADAPT_CHECK(specs.ok());
+  for (const common::TensorSpec& spec : *specs) {
+    int64_t n = 1;
+    for (int64_t size : spec.shape) n *= size;
+    std::string& data = f->storage.emplace_back(n * common::ElementSize(spec.dtype), '\0');
+    if (spec.dtype == common::TensorDtype::kFloat32) {
+      for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i % 61);
+    }
+    f->tensors.push_back({spec.name, spec.dtype, spec.shape, data});
+  }
+  absl::StatusOr<std::string> onnx = common::ExportOnnx(f->def, f->tensors);
+  NETADAPT_CHECK(onnx.ok());
+  f->onnx = *onnx;
+  return f;
+}
+
+TEST_F(CliTest, ImportWritesTheNetworkAndItsWeights) {
+  const std::unique_ptr<OnnxFixture> fixture = MakeOnnx();
+  const std::string model = dir_ + "/resnet.onnx";
+  WriteAll(model, fixture->onnx);
+  const std::string json = dir_ + "/net.json";
+  const std::string weights = dir_ + "/weights.ckpt";
+  const CliResult r = Run({"import", model, "-o", json, "--weights-out", weights}, false);
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_THAT(r.out, HasSubstr("imported resnet: "));
+  EXPECT_THAT(r.out, HasSubstr("10 logits"));
+  // The network of the file (named after it), and a checkpoint of exactly its tensors, with
+  // the exported values.
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const common::NetworkDef network,
+                                common::NetworkDefFromJson(ReadAll(json)));
+  EXPECT_EQ(network.name, "resnet");
+  EXPECT_EQ(network.layers.size(), fixture->def.layers.size());
+  EXPECT_EQ(common::WidthsString(network), common::WidthsString(fixture->def));
+  const std::string checkpoint = ReadAll(weights);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const common::CheckpointContents contents,
+                                common::DecodeCheckpoint(checkpoint, weights));
+  EXPECT_EQ(common::NetworkDefToJson(contents.def), common::NetworkDefToJson(network));
+  EXPECT_THAT(common::CheckTensorsMatch(contents.def, contents.tensors, weights), testing::IsOk());
+  for (const common::CheckpointTensor& tensor : fixture->tensors) {
+    if (tensor.dtype != common::TensorDtype::kFloat32) continue;
+    const common::CheckpointTensor* imported = contents.Find(tensor.name);
+    ASSERT_NE(imported, nullptr) << tensor.name;
+    EXPECT_EQ(imported->data, tensor.data) << tensor.name;
+  }
+  // explain reads the JSON as it is.
+  const CliResult explain = Run({"explain", "--network", json}, false);
+  EXPECT_EQ(explain.exit_code, 0) << Show(explain);
+  // Without --weights-out, only the JSON.
+  const CliResult only_json = Run({"import", model, "-o", dir_ + "/only.json", "--name", "r18"},
+                                  false);
+  ASSERT_EQ(only_json.exit_code, 0) << Show(only_json);
+  EXPECT_THAT(ReadAll(dir_ + "/only.json"), HasSubstr("\"name\": \"r18\""));
+}
+
+// What the import refuses exits 1 with the node, its op and what is supported; a symbolic
+// input size needs --input-size.
+TEST_F(CliTest, ImportErrorsNameTheNode) {
+  const std::unique_ptr<OnnxFixture> fixture = MakeOnnx();
+  onnx::ModelProto proto;
+  ASSERT_TRUE(proto.ParseFromString(fixture->onnx));
+  onnx::ModelProto unsupported = proto;
+  for (onnx::NodeProto& node : *unsupported.mutable_graph()->mutable_node()) {
+    if (node.name() == "relu") node.set_op_type("Elu");
+  }
+  const std::string bad = dir_ + "/bad.onnx";
+  WriteAll(bad, unsupported.SerializeAsString());
+  const CliResult r = Run({"import", bad, "-o", dir_ + "/bad.json"}, false);
+  EXPECT_EQ(r.exit_code, 1) << Show(r);
+  EXPECT_THAT(r.err, HasSubstr("ONNX node 'relu' (Elu): unsupported op; supported: Conv"));
+  EXPECT_FALSE(std::ifstream(dir_ + "/bad.json").good());
+
+  onnx::ModelProto symbolic = proto;
+  auto* shape =
+      symbolic.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()
+          ->mutable_shape();
+  shape->mutable_dim(2)->set_dim_param("height");
+  shape->mutable_dim(3)->set_dim_param("width");
+  const std::string dynamic = dir_ + "/dynamic.onnx";
+  WriteAll(dynamic, symbolic.SerializeAsString());
+  const CliResult no_size = Run({"import", dynamic, "-o", dir_ + "/d.json"}, false);
+  EXPECT_EQ(no_size.exit_code, 1) << Show(no_size);
+  EXPECT_THAT(no_size.err, HasSubstr("symbolic height ('height')"));
+  EXPECT_THAT(no_size.err, HasSubstr("--input-size"));
+  const CliResult sized =
+      Run({"import", dynamic, "-o", dir_ + "/d.json", "--input-size", "32"}, false);
+  EXPECT_EQ(sized.exit_code, 0) << Show(sized);
+
+  const CliResult not_onnx = Run({"import", bad + ".missing", "-o", dir_ + "/x.json"}, false);
+  EXPECT_EQ(not_onnx.exit_code, 1) << Show(not_onnx);
+  WriteAll(dir_ + "/junk.onnx", "not a model");
+  const CliResult junk = Run({"import", dir_ + "/junk.onnx", "-o", dir_ + "/x.json"}, false);
+  EXPECT_EQ(junk.exit_code, 1) << Show(junk);
+  EXPECT_THAT(junk.err, HasSubstr("not an ONNX model"));
+}
+
+// submit --onnx: the imported network goes in the spec and its weights, as a checkpoint, are
+// uploaded first, exactly what `netadapt import` writes.
+TEST_F(CliTest, SubmitOnnxSendsTheNetworkAndUploadsItsWeights) {
+  const std::unique_ptr<OnnxFixture> fixture = MakeOnnx();
+  const std::string model = dir_ + "/resnet.onnx";
+  WriteAll(model, fixture->onnx);
+  const CliResult r = Run({"submit", "--onnx", model, "--dataset",
+                           "synthetic:classes=10,shape=3x32x32", "--budget-ratio", "0.5"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  const std::vector<v1::CreateJobRequest> created = service_->created();
+  ASSERT_EQ(created.size(), 1u);
+  const v1::JobSpec& spec = created[0].spec();
+  EXPECT_TRUE(spec.model().empty());
+  ASSERT_TRUE(spec.has_network());
+  EXPECT_EQ(spec.network().name(), "resnet");
+  EXPECT_FALSE(spec.has_zoo());
+  EXPECT_EQ(spec.weights_format(), v1::WEIGHTS_FORMAT_CHECKPOINT);
+
+  const CliResult imported =
+      Run({"import", model, "-o", dir_ + "/net.json", "--weights-out", dir_ + "/w.ckpt"}, false);
+  ASSERT_EQ(imported.exit_code, 0) << Show(imported);
+  const std::string checkpoint = ReadAll(dir_ + "/w.ckpt");
+  EXPECT_EQ(spec.weights_digest(), common::Sha256Hex(checkpoint));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const std::string stored, store_->Get(spec.weights_digest()));
+  EXPECT_EQ(stored, checkpoint);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const common::NetworkDef sent,
+                                common::NetworkDefFromProto(spec.network()));
+  EXPECT_EQ(common::NetworkDefToJson(sent), ReadAll(dir_ + "/net.json"));
+}
+
+TEST_F(CliTest, SubmitOnnxRefusesOtherModelsAndBadGraphsBeforeUploading) {
+  const std::unique_ptr<OnnxFixture> fixture = MakeOnnx();
+  const std::string model = dir_ + "/resnet.onnx";
+  WriteAll(model, fixture->onnx);
+  onnx::ModelProto proto;
+  ASSERT_TRUE(proto.ParseFromString(fixture->onnx));
+  for (onnx::NodeProto& node : *proto.mutable_graph()->mutable_node()) {
+    if (node.name() == "layer1.0.conv1") {
+      onnx::AttributeProto* dilations = node.add_attribute();
+      dilations->set_name("dilations2");
+      dilations->set_type(onnx::AttributeProto::INTS);
+    }
+  }
+  const std::string bad = dir_ + "/bad.onnx";
+  WriteAll(bad, proto.SerializeAsString());
+  WriteAll(dir_ + "/w.pt", "weights");
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"submit", "--onnx", model, "--model", "resnet18", "--dataset", "synthetic:"},
+       "give --onnx or --model / --network, not both"},
+      {{"submit", "--onnx", model, "--weights", dir_ + "/w.pt", "--dataset", "synthetic:"},
+       "--onnx carries the weights"},
+      {{"submit", "--onnx", bad, "--dataset", "synthetic:"},
+       "--onnx " + bad + ": ONNX node 'layer1.0.conv1' (Conv): attribute 'dilations2' is not "
+       "supported"},
+  };
+  for (const Case& c : cases) {
+    const CliResult r = Run(c.args);
+    EXPECT_EQ(r.exit_code, 1) << Show(r);
+    EXPECT_THAT(r.err, HasSubstr(c.message)) << Show(r);
+  }
+  EXPECT_TRUE(service_->created().empty());
+  EXPECT_EQ(service_->upload_chunks(), 0);
 }
 
 TEST_F(CliTest, GetListCancelWorkers) {
