@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <set>
 #include <thread>
@@ -210,6 +213,108 @@ TEST_F(NetAdaptE2eTest, AdaptsToHalfTheLatencyAndTheSameSpecChoosesTheSame) {
     EXPECT_THAT(again.history(i).result().widths(),
                 ::testing::ElementsAreArray(job.history(i).result().widths()));
   }
+}
+
+// `command` through sh, stdout and stderr captured; its exit status in *code.
+std::string Capture(const std::string& command, int* code) {
+  std::string out;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) {
+    *code = -1;
+    return out;
+  }
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+  const int status = pclose(pipe);
+  *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+// Issue 17: a job (the uniform baseline on by default) ends with the baseline: the seed
+// thinned by one multiplier to the final network's latency and trained as the final
+// network's lineage was, the seed trained alike, every accuracy compared on the test split and
+// the seed, final network and baseline measured the same number of times. `netadapt get
+// --output json` carries it, and so does the report, which Chromium renders.
+TEST_F(NetAdaptE2eTest, TheUniformBaselineIsInGetJsonAndTheReport) {
+  v1::JobSpec spec = Spec();
+  spec.set_budget_ratio(0.6);
+  spec.set_init_resource_reduction_ratio(0.15);
+  spec.set_long_term_fine_tune_epochs(1);
+  const v1::Job created = Create(spec, "baseline");
+  const v1::Job job = Watch(created.name()).back();
+  ASSERT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
+  ASSERT_GE(job.history_size(), 1);
+  EXPECT_TRUE(job.spec().uniform_baseline());
+  const v1::UniformBaseline& uniform = job.uniform_baseline();
+  ASSERT_EQ(uniform.state(), v1::UniformBaseline::SUCCEEDED) << uniform.reason();
+  EXPECT_EQ(uniform.fine_tune_steps(), job.history_size() * spec.short_term_fine_tune_iteration());
+  EXPECT_EQ(uniform.fine_tune_epochs(), 1);
+  // Widths: one multiplier, rounded to the channel step (2), below the seed's.
+  ASSERT_EQ(uniform.block_widths_size(), 2);
+  const int seed_widths[] = {16, 32};
+  for (int b = 0; b < 2; ++b) {
+    EXPECT_EQ(uniform.block_widths(b) % 2, 0);
+    EXPECT_LE(uniform.block_widths(b), seed_widths[b]);
+    EXPECT_EQ(uniform.result().widths(b), uniform.block_widths(b));
+  }
+  EXPECT_LT(uniform.block_widths(0) + uniform.block_widths(1), 48);
+  EXPECT_GT(uniform.result().resource(), 0);
+  EXPECT_FALSE(uniform.result().model_digest().empty());
+  // Test-split accuracies of all four models.
+  EXPECT_GT(job.seed().test_accuracy(), 0);  // untrained: about chance (0.25)
+  EXPECT_EQ(job.final().test_accuracy(), job.final().accuracy());
+  EXPECT_GT(uniform.result().test_accuracy(), 0.25);
+  EXPECT_GT(uniform.seed_fine_tuned().test_accuracy(), 0.25);
+  // Fair timings: the same number of end-to-end measurements each.
+  for (const v1::ModelResult* result : {&job.seed(), &job.final(), &uniform.result()}) {
+    EXPECT_GT(result->measured_latency_ms(), 0);
+    EXPECT_EQ(result->measured_latency_runs(), 5);
+  }
+  // The pruned baseline downloads and loads with its widths.
+  NETADAPT_ASSERT_OK_AND_ASSIGN(engine::Model thinned,
+                                engine::ParseCheckpoint(Download(uniform.result().model_digest()),
+                                                        "cpu"));
+  std::vector<int32_t> widths;
+  for (const common::Layer& layer : thinned.def().layers) {
+    if (layer.IsWeighted()) widths.push_back(layer.out_channels);
+  }
+  EXPECT_THAT(widths, ::testing::ElementsAreArray(uniform.result().widths()));
+
+  // The CLI: get (text and JSON) and the report.
+  const std::string cli =
+      absl::StrCat(NETADAPT_CLI_BINARY, " --master=", master_address_, " ");
+  int code = 0;
+  const std::string text = Capture(cli + "get " + job.name(), &code);
+  ASSERT_EQ(code, 0) << text;
+  EXPECT_THAT(text, HasSubstr("adapted vs uniform  at equal latency, test split: accuracy"));
+  EXPECT_THAT(text, HasSubstr("seed -> final       test split: seed"));
+  const std::string json = Capture(cli + "--output json get " + job.name(), &code);
+  ASSERT_EQ(code, 0) << json;
+  for (const char* field : {"\"uniform_baseline\"", "\"seed_fine_tuned\"", "\"test_accuracy\"",
+                            "\"width_multiplier\"", "\"block_widths\"",
+                            "\"measured_latency_runs\": 5", "\"state\": \"SUCCEEDED\"",
+                            "\"fine_tune_steps\""}) {
+    EXPECT_THAT(json, HasSubstr(field));
+  }
+  const std::string report = state_dir_ + "/report.html";
+  const std::string written = Capture(cli + "report " + job.name() + " -o " + report, &code);
+  ASSERT_EQ(code, 0) << written;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const std::string page, common::ReadFile(report));
+  EXPECT_THAT(page, HasSubstr("Adapted vs uniform at equal latency, test split: accuracy"));
+  EXPECT_THAT(page, HasSubstr("<td>uniform baseline</td>"));
+  EXPECT_THAT(page, HasSubstr("uniform (test): "));
+  if (access("/usr/bin/chromium", X_OK) != 0) {
+    GTEST_SKIP() << "/usr/bin/chromium not installed: the report was not rendered";
+  }
+  const std::string dom = Capture(
+      absl::StrCat("HOME='", state_dir_, "' timeout 120 /usr/bin/chromium --headless "
+                   "--disable-gpu --no-sandbox --no-first-run --user-data-dir='",
+                   state_dir_, "/chromium' --dump-dom 'file://", report, "' 2>/dev/null"),
+      &code);
+  ASSERT_EQ(code, 0) << dom;
+  EXPECT_THAT(dom, HasSubstr(">uniform (test): "));
+  EXPECT_THAT(dom, HasSubstr("Adapted vs uniform at equal latency, test split: accuracy"));
 }
 
 TEST_F(NetAdaptE2eTest, CancelStopsAJobAndBadSpecsAreRefused) {
