@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
-# The README's main command: NetAdapt end to end on this machine, on real data.
+# The README's main command: NetAdapt end to end on this machine, on real data, compared with
+# what simply thinning every layer by the same factor gives at the same latency.
 #
-#   scripts/demo.sh                 (about 10-15 minutes on 2 cores; again: reuses the seed)
-#   scripts/demo.sh residual        the same with a residual network (examples/residual_cnn.json:
-#                                   three stages, tied channel groups), in out/demo-residual
+#   scripts/demo.sh                 the residual network examples/residual_cnn.json (three
+#                                   stages whose layers differ in cost, tied channel groups),
+#                                   in out/demo-residual (about 10 minutes on 2 cores the first
+#                                   time; a second run reuses the trained seed)
+#   scripts/demo.sh cnn             the plain CNN examples/fashion_cnn.json, in out/demo
 #
 # Installs what is missing, builds, starts a local cluster (profiler agent measuring this
-# CPU, master, two workers: scripts/local-cluster.sh), trains a seed CNN on Fashion-MNIST
-# (Debian's dataset-fashion-mnist), adapts it with NetAdapt to half of its latency on this
-# CPU, and leaves in $NETADAPT_DEMO_OUT (default out/demo):
+# CPU, master, two workers: scripts/local-cluster.sh), trains a seed network on Fashion-MNIST
+# (Debian's dataset-fashion-mnist), adapts it with NetAdapt to 0.35 of its latency on this
+# CPU ($NETADAPT_DEMO_BUDGET), and prints seed / adapted / uniform baseline on the test split
+# with measured and LUT latencies, whatever the result. The job's uniform baseline is the seed
+# thinned by one width multiplier to the adapted network's latency and fine-tuned with the
+# same training the adapted network's lineage received; "seed trained alike" is the seed with
+# that training. $NETADAPT_DEMO_SEED (default 1) is the job's seed. Leaves in
+# $NETADAPT_DEMO_OUT (default out/demo-residual or out/demo):
 #   seed.ckpt         the trained seed network (kept: a second run starts from it)
 #   adapted.ckpt      the adapted network (netadapt checkpoint; `netadapt submit --weights`)
 #   adapted.onnx      the same, ONNX (opset 13) where the export is available
 #   adapted.json      its NetworkDef
-#   job.json          the whole job: spec, every iteration, every proposal
+#   job.json          the whole job: spec, every iteration, every proposal, the baseline
+#   summary.txt       the final table
 #   report.html       plots of the run where `netadapt report` is available
 #   cluster/          logs of every process
 # The simplify benchmark of the previous main command is `build/bench/simplify_bench`.
@@ -21,11 +30,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-case ${1:-cnn} in
+case ${1:-residual} in
   cnn) network=examples/fashion_cnn.json; default_out=out/demo ;;
   residual) network=examples/residual_cnn.json; default_out=out/demo-residual ;;
-  *) echo "usage: scripts/demo.sh [cnn|residual]" >&2; exit 1 ;;
+  *) echo "usage: scripts/demo.sh [residual|cnn]" >&2; exit 1 ;;
 esac
+budget=${NETADAPT_DEMO_BUDGET:-0.35}
+job_seed=${NETADAPT_DEMO_SEED:-1}
 build=${NETADAPT_BUILD_DIR:-build}
 out=${NETADAPT_DEMO_OUT:-$default_out}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
@@ -62,11 +73,12 @@ else
 fi
 
 echo
-echo "== 2. NetAdapt to half of the seed's latency on this CPU"
+echo "== 2. NetAdapt to $budget of the seed's latency on this CPU (job seed $job_seed)"
 job=$("$cli" --output json submit --network "$network" --weights "$out/seed.ckpt" \
       --dataset "$dataset" --holdout-size 5000 --batch-size 64 --finetune-lr 0.01 \
-      --budget-ratio 0.5 --reduction-ratio 0.1 --decay 0.96 --short-term-steps 100 \
-      --long-term-epochs 1 --channel-step 4 --seed 1 --display-name "demo" | job_name)
+      --budget-ratio "$budget" --reduction-ratio 0.1 --decay 0.96 --short-term-steps 100 \
+      --long-term-epochs 1 --channel-step 4 --seed "$job_seed" \
+      --display-name "demo (budget $budget, seed $job_seed)" | job_name)
 "$cli" watch "$job"
 
 echo
@@ -81,28 +93,48 @@ if "$cli" report --help > /dev/null 2>&1; then
   "$cli" report "$job" -o "$out/report.html"
 fi
 
-# Seed vs adapted: latency measured on this CPU by the profiler agent at the end of the job
-# (back to back, best of three each), test accuracy of each (the seed's from its pre-training
-# job).
-python3 - "$out/seed-job.json" "$out/job.json" <<'PY'
+# Seed, adapted and uniform baseline: test accuracy (one split for all), latency measured
+# end to end on this CPU by the profiler agent at the end of the job (the same number of
+# measurements each, interleaved, the fastest kept) and the LUT's sum.
+python3 - "$out/job.json" <<'PY' | tee "$out/summary.txt"
 import json, sys
-seed_job, job = (json.load(open(p)) for p in sys.argv[1:3])
+job = json.load(open(sys.argv[1]))
 seed, final = job.get("seed", {}), job.get("final", {})
-seed_test = seed_job.get("final", {}).get("accuracy", 0)
+baseline = job.get("uniform_baseline", {})
+uniform, trained = baseline.get("result", {}), baseline.get("seed_fine_tuned", {})
+final_test = final.get("test_accuracy", final.get("accuracy", 0))
+columns = [("seed", seed, seed.get("test_accuracy", 0)),
+           ("adapted", final, final_test),
+           ("uniform", uniform, uniform.get("test_accuracy", 0)),
+           ("seed trained alike", trained, trained.get("test_accuracy", 0))]
 def ms(r): return r.get("measured_latency_ms", 0.0)
-rows = [("measured latency (ms)", f"{ms(seed):.3f}", f"{ms(final):.3f}"),
-        ("LUT latency (ms)", f"{seed.get('resource', 0):.3f}", f"{final.get('resource', 0):.3f}"),
-        ("test accuracy", f"{100 * seed_test:.2f}%", f"{100 * final.get('accuracy', 0):.2f}%"),
-        ("weights", seed.get("weights", "0"), final.get("weights", "0")),
-        ("MACs", seed.get("macs", "0"), final.get("macs", "0"))]
-print(f"\n{'':24}{'seed':>16}{'adapted':>16}")
-for name, a, b in rows:
-    print(f"{name:24}{str(a):>16}{str(b):>16}")
+def pct(a): return f"{100 * a:.2f}%" if a else "-"
+rows = [("test accuracy", [pct(a) for _, _, a in columns]),
+        ("measured latency (ms)", [f"{ms(r):.3f}" if ms(r) else "-" for _, r, _ in columns]),
+        ("  / seed", [f"{ms(r) / ms(seed):.2f}" if ms(r) and ms(seed) else "-" for _, r, _ in columns]),
+        ("LUT latency (ms)", [f"{r.get('resource', 0):.3f}" if r.get("resource") else "-" for _, r, _ in columns]),
+        ("  / seed", [f"{r.get('resource', 0) / seed['resource']:.2f}" if r.get("resource") and seed.get("resource") else "-" for _, r, _ in columns]),
+        ("weights", [str(r.get("weights", "-")) for _, r, _ in columns]),
+        ("MACs", [str(r.get("macs", "-")) for _, r, _ in columns])]
+print(f"\n{'test split':24}" + "".join(f"{name:>20}" for name, _, _ in columns))
+for name, cells in rows:
+    print(f"{name:24}" + "".join(f"{c:>20}" for c in cells))
 # Widths (one per conv and linear layer) are too long for a column.
-for name, r in (("seed widths", seed), ("adapted widths", final)):
-    print(f"{name:24}{' '.join(map(str, r.get('widths', [])))}")
-if ms(seed) > 0:
-    print(f"\nadapted / seed measured latency: {ms(final) / ms(seed):.2f}")
+for name, r, _ in columns[:3]:
+    print(f"{name + ' widths':24}{' '.join(map(str, r.get('widths', [])))}")
+runs = {r.get("measured_latency_runs", 0) for _, r, _ in columns[:3] if ms(r)}
+if runs:
+    print(f"\nmeasured latencies: the fastest of {'/'.join(map(str, sorted(runs)))} end-to-end "
+          "measurements each, taken alternately at the end of the job")
+if baseline.get("state") == "SUCCEEDED":
+    print(f"uniform baseline: x{baseline.get('width_multiplier', 0):.3f} on every block; it and "
+          f"the seed trained alike got {baseline.get('fine_tune_steps', 0)} steps + "
+          f"{baseline.get('fine_tune_epochs', 0)} epoch(s), as the adapted network's lineage")
+    diff = 100 * (final_test - uniform.get("test_accuracy", 0))
+    print(f"adapted vs uniform at equal latency, test split: accuracy {pct(final_test)} vs "
+          f"{pct(uniform.get('test_accuracy', 0))} ({diff:+.2f} points)")
+else:
+    print(f"uniform baseline: {baseline.get('state', 'none')} {baseline.get('reason', '')}")
 PY
 echo
 echo "outputs in $out"
