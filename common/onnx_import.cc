@@ -40,8 +40,9 @@ namespace {
 constexpr char kSupportedOps[] =
     "Conv, BatchNormalization, Relu, Clip (as ReLU6), Sigmoid, HardSigmoid, HardSwish, Mul, "
     "Add, Concat, MaxPool, AveragePool, GlobalAveragePool, Resize (integer nearest upsampling), "
-    "Flatten, Reshape (as a flatten), Gemm, MatMul, Dropout, Identity, Constant, and Shape, "
-    "Gather, Unsqueeze and Concat computing a Reshape's shape";
+    "Pad (zeros, before a Conv or AveragePool), Flatten, Reshape (as a flatten), Gemm, MatMul, "
+    "Dropout, Identity, Constant, and Shape, Gather, Unsqueeze and Concat computing a Reshape's "
+    "shape";
 
 constexpr char kConstantArithmetic[] =
     "arithmetic on constants (a shape computed from sizes) is not supported; flatten with "
@@ -73,6 +74,9 @@ struct Activation {
   int layer = kNetworkInput;
   TensorShape shape;  // per sample; [features, 1, 1] once flat
   bool flat = false;  // [batch, features] rather than [batch, C, H, W]
+  // A zero Pad's output: the layer's output padded by this much on each side (`shape` is the
+  // unpadded one). Only a Conv or AveragePool reads it, folding the padding into its own.
+  Pair pad;
 };
 
 // A layer being built.
@@ -249,6 +253,8 @@ class Importer {
   bool HasInput(int k) const { return k < node().input_size() && !node().input(k).empty(); }
   bool IsConstant(int k) const { return HasInput(k) && constants_.count(node().input(k)) > 0; }
   absl::StatusOr<Activation> Act(int k) const;
+  // Act, also for a zero Pad's output (for the layers that fold the padding in).
+  absl::StatusOr<Activation> ActOrPadded(int k) const;
   absl::StatusOr<ConstPtr> Const(int k, absl::string_view what, bool want_float) const;
   absl::StatusOr<float> Scalar(int k, absl::string_view what) const;
   absl::Status NoReaders(int output, absl::string_view what) const;
@@ -282,6 +288,7 @@ class Importer {
   absl::Status ConvertPool(bool max);
   absl::Status ConvertGlobalAveragePool();
   absl::Status ConvertResize();
+  absl::Status ConvertPad();
   absl::Status ConvertFlatten();
   absl::Status ConvertReshape();
   absl::Status ConvertGemm(bool matmul);
@@ -429,6 +436,16 @@ absl::StatusOr<std::vector<int>> Importer::LiveNodes() {
 }
 
 absl::StatusOr<Activation> Importer::Act(int k) const {
+  NETADAPT_ASSIGN_OR_RETURN(Activation a, ActOrPadded(k));
+  if (a.pad != Pair{0, 0}) {
+    return Error(absl::StrCat("input ", k, " ('", node().input(k),
+                              "') is a Pad's output; a Pad is imported only as the padding of "
+                              "the Conv or AveragePool that reads it"));
+  }
+  return a;
+}
+
+absl::StatusOr<Activation> Importer::ActOrPadded(int k) const {
   if (!HasInput(k)) return Error(absl::StrCat("input ", k, " is missing"));
   const std::string& name = node().input(k);
   if (auto it = activations_.find(name); it != activations_.end()) return it->second;
@@ -564,6 +581,9 @@ absl::StatusOr<Pair> Importer::Pads(const Activation& x, Pair kernel, Pair strid
   }
   if (Attr("pads") != nullptr) return Error("has both auto_pad and pads");
   if (auto_pad == "VALID") return Pair{0, 0};
+  if (x.pad != Pair{0, 0}) {
+    return Error(absl::StrCat("auto_pad ", auto_pad, " after a Pad is not supported"));
+  }
   if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
     // ONNX pads so that the output is ceil(input / stride); symmetric when the total is even.
     int pads[2];
@@ -623,7 +643,7 @@ absl::Status Importer::AddLayer(Built built, const std::vector<Activation>& inpu
 absl::Status Importer::ConvertConv() {
   NETADAPT_RETURN_IF_ERROR(
       OnlyAttributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"}));
-  NETADAPT_ASSIGN_OR_RETURN(Activation x, Act(0));
+  NETADAPT_ASSIGN_OR_RETURN(Activation x, ActOrPadded(0));
   if (x.flat) return Error("needs a [batch, C, H, W] input, not the flat " + ShapeText(x));
   NETADAPT_ASSIGN_OR_RETURN(ConstPtr w, Const(1, "the weight", true));
   if (w->dims.size() != 4) {
@@ -652,6 +672,7 @@ absl::Status Importer::ConvertConv() {
                               "] are not supported: netadapt's conv2d has dilation 1"));
   }
   NETADAPT_ASSIGN_OR_RETURN(Pair padding, Pads(x, kernel, stride));
+  padding = {padding.h + x.pad.h, padding.w + x.pad.w};  // a zero Pad before
   if (groups <= 0 || w->dims[1] * groups != x.shape.channels) {
     return Error(absl::StrCat("the weight ", DimsText(w->dims), " with group ", groups,
                               " does not take the input's ", x.shape.channels, " channels"));
@@ -904,7 +925,8 @@ absl::Status Importer::ConvertPool(bool max) {
     NETADAPT_RETURN_IF_ERROR(OnlyAttributes(
         {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"}));
   }
-  NETADAPT_ASSIGN_OR_RETURN(Activation x, Act(0));
+  // PyTorch writes AvgPool2d as a zero Pad and an unpadded AveragePool.
+  NETADAPT_ASSIGN_OR_RETURN(Activation x, max ? Act(0) : ActOrPadded(0));
   if (x.flat) return Error("needs a [batch, C, H, W] input, not the flat " + ShapeText(x));
   if (Attr("kernel_shape") == nullptr) return Error("has no kernel_shape");
   NETADAPT_ASSIGN_OR_RETURN(Pair kernel, PairAttr("kernel_shape", {1, 1}));
@@ -923,6 +945,7 @@ absl::Status Importer::ConvertPool(bool max) {
         "the whole window, padding included (PyTorch's default, exported as "
         "count_include_pad 1)");
   }
+  padding = {padding.h + x.pad.h, padding.w + x.pad.w};  // a zero Pad's zeros count
   // ONNX's ceil_mode keeps a last window that starts in the right padding; PyTorch's (and so
   // the NetworkDef's) drops it. Imported only where both give one size.
   bool ceil = false;
@@ -1033,6 +1056,40 @@ absl::Status Importer::ConvertResize() {
   built.layer =
       Layer::AdaptiveAvgPool2d("", {x.shape.height * factor[0], x.shape.width * factor[1]});
   return AddLayer(std::move(built), {x});
+}
+
+absl::Status Importer::ConvertPad() {
+  NETADAPT_RETURN_IF_ERROR(OnlyAttributes({"mode", "pads", "value"}));
+  NETADAPT_ASSIGN_OR_RETURN(Activation x, Act(0));
+  NETADAPT_ASSIGN_OR_RETURN(std::string mode, StringAttr("mode", "constant"));
+  std::vector<int64_t> pads;
+  if (HasInput(1)) {  // opset 11: an input
+    NETADAPT_ASSIGN_OR_RETURN(ConstPtr c, Const(1, "the pads", false));
+    pads = c->ints;
+  } else {
+    NETADAPT_ASSIGN_OR_RETURN(pads, IntsAttr("pads", {}));
+  }
+  NETADAPT_ASSIGN_OR_RETURN(float value, FloatAttr("value", 0.0f));
+  if (HasInput(2)) {
+    NETADAPT_ASSIGN_OR_RETURN(value, Scalar(2, "the constant value"));
+  }
+  if (HasInput(3)) return Error("axes (input 3) are not supported");
+  if (mode != "constant" || value != 0.0f) {
+    return Error(absl::StrCat("mode '", mode, "' with value ", value,
+                              " is not supported: only zero padding (mode constant, value 0), "
+                              "folded into the Conv or AveragePool that reads it"));
+  }
+  // [n_begin, c_begin, h_begin, w_begin, n_end, c_end, h_end, w_end].
+  if (x.flat || pads.size() != 8 || pads[0] != 0 || pads[1] != 0 || pads[4] != 0 ||
+      pads[5] != 0 || pads[2] != pads[6] || pads[3] != pads[7] || pads[2] < 0 || pads[3] < 0 ||
+      pads[2] > INT32_MAX || pads[3] > INT32_MAX) {
+    return Error(absl::StrCat("pads ", DimsText(pads),
+                              " are not supported: only the same padding on both sides of the "
+                              "height and width of a [batch, C, H, W] tensor"));
+  }
+  x.pad = {static_cast<int>(pads[2]), static_cast<int>(pads[3])};
+  Alias(node().output(0), x);
+  return absl::OkStatus();
 }
 
 absl::Status Importer::ConvertFlatten() {
@@ -1302,6 +1359,7 @@ absl::Status Importer::Convert() {
   if (op == "AveragePool") return ConvertPool(/*max=*/false);
   if (op == "GlobalAveragePool") return ConvertGlobalAveragePool();
   if (op == "Resize") return ConvertResize();
+  if (op == "Pad") return ConvertPad();
   if (op == "Flatten") return ConvertFlatten();
   if (op == "Reshape") return ConvertReshape();
   if (op == "Gemm") return ConvertGemm(/*matmul=*/false);
@@ -1328,6 +1386,7 @@ absl::StatusOr<OnnxModel> Importer::Finish() {
                                    "produces it)"));
   }
   const Activation& result = it->second;
+  if (result.pad != Pair{0, 0}) return GraphError("the output is a Pad's");
   if (result.layer == kNetworkInput || built_.empty()) {
     return GraphError("the output is the input: the graph has no layers");
   }

@@ -23,6 +23,9 @@
 //   Concat               concat (axis 1)
 //   MaxPool, AveragePool maxpool2d, avgpool2d (symmetric pads; ceil_mode where PyTorch and
 //                        ONNX agree on the size; avg: count_include_pad 1 or no padding)
+//   Pad                  zeros (mode constant, value 0) on both sides of H and W, folded
+//                        into the padding of the Conv or AveragePool that reads it (PyTorch
+//                        writes AvgPool2d as Pad then AveragePool)
 //   GlobalAveragePool    adaptive_avgpool2d 1x1
 //   Resize               adaptive_avgpool2d, for an integer nearest upsampling (mode nearest,
 //                        asymmetric, floor: nn.Upsample(scale_factor=k)); after an AveragePool

@@ -534,6 +534,48 @@ TEST(OnnxImportTest, ResizeUpsamplesAsAnAdaptivePool) {
   EXPECT_EQ(Json(model.def), Json(want));
 }
 
+// PyTorch writes AvgPool2d(3, padding=1) as a zero Pad and an unpadded AveragePool (and
+// AvgPool2d(2) with an all-zero Pad): the padding goes into the pool; a zero Pad before a Conv
+// goes into the conv's; Pad's opset-2 attributes too.
+TEST(OnnxImportTest, ZeroPadsFoldIntoTheConvOrAveragePoolReadingThem) {
+  OnnxBuilder b({1, 4, 8, 8}, 13);
+  b.Node("Pad", {"x", b.Ints("p1", {8}, {0, 0, 1, 1, 0, 0, 1, 1})}, "/smooth/Pad_output_0",
+         "/smooth/Pad")
+      .Str("mode", "constant");
+  b.Node("AveragePool", {"/smooth/Pad_output_0"}, "/smooth/AveragePool_output_0",
+         "/smooth/AveragePool")
+      .Ints("kernel_shape", {3, 3})
+      .Ints("pads", {0, 0, 0, 0})
+      .Ints("strides", {1, 1})
+      .Int("ceil_mode", 0);
+  b.Node("Pad", {"/smooth/AveragePool_output_0", b.Ints("p0", {8}, {0, 0, 0, 0, 0, 0, 0, 0})},
+         "/squash/Pad_output_0", "/squash/Pad");
+  b.Node("AveragePool", {"/squash/Pad_output_0"}, "/squash/AveragePool_output_0",
+         "/squash/AveragePool")
+      .Ints("kernel_shape", {2, 2})
+      .Ints("strides", {2, 2});  // 8 -> 4
+  b.Node("Pad", {"/squash/AveragePool_output_0", b.Ints("p2", {8}, {0, 0, 2, 1, 0, 0, 2, 1}),
+                 b.Floats("zero", {}, {0.0f})},
+         "padded");
+  b.Node("Conv", {"padded", b.Weight("conv.weight", {4, 4, 3, 3})}, "conv")
+      .Ints("pads", {1, 1, 1, 1});  // 3 in all on the rows, 2 on the columns
+  b.Node("Pad", {"conv"}, "padded2", "old").Ints("pads", {0, 0, 1, 1, 0, 0, 1, 1});  // opset 2
+  b.Node("Conv", {"padded2", b.Weight("conv2.weight", {4, 4, 3, 3})}, "conv2");
+  b.Node("Flatten", {"conv2"}, "y");
+  NETADAPT_ASSERT_OK_AND_ASSIGN(OnnxModel model, ImportOnnx(b.Bytes("y")));
+  NetworkDef want;
+  want.name = "test";
+  want.input = {4, 8, 8};
+  want.layers = {
+      Layer::AvgPool2d("smooth", {3, 3}, {1, 1}, {1, 1}),
+      Layer::AvgPool2d("squash", {2, 2}, {2, 2}),
+      Layer::Conv2d("conv", 4, 4, {3, 3}, {1, 1}, {3, 2}, 1, false),
+      Layer::Conv2d("conv2", 4, 4, {3, 3}, {1, 1}, {1, 1}, 1, false),
+      Layer::Flatten("y"),
+  };
+  EXPECT_EQ(Json(model.def), Json(want));
+}
+
 // Before opset 11 Clip's bounds are attributes; Dropout's ratio is an attribute before 12.
 TEST(OnnxImportTest, OldOpsetAttributes) {
   OnnxBuilder b({1, 2, 4, 4}, 9);
@@ -890,6 +932,35 @@ std::vector<Refusal> Refusals() {
                      Head(b, "r");
                    },
                    {"'r' (Resize): only integer upsampling"}});
+  cases.push_back({"reflection padding", [](OnnxBuilder& b) {
+                     b.Node("Pad", {"x", b.Ints("p", {8}, {0, 0, 1, 1, 0, 0, 1, 1})}, "p")
+                         .Str("mode", "reflect");
+                     b.Node("Conv", {"p", b.Weight("c.weight", {4, 4, 3, 3})}, "c");
+                     Head(b, "c");
+                   },
+                   {"'p' (Pad): mode 'reflect' with value 0 is not supported",
+                    "only zero padding"}});
+  cases.push_back({"padding by another value", [](OnnxBuilder& b) {
+                     b.Node("Pad", {"x", b.Ints("p", {8}, {0, 0, 1, 1, 0, 0, 1, 1}),
+                                    b.Floats("v", {}, {1.0f})},
+                            "p");
+                     b.Node("Conv", {"p", b.Weight("c.weight", {4, 4, 3, 3})}, "c");
+                     Head(b, "c");
+                   },
+                   {"'p' (Pad): mode 'constant' with value 1 is not supported"}});
+  cases.push_back({"asymmetric padding", [](OnnxBuilder& b) {
+                     b.Node("Pad", {"x", b.Ints("p", {8}, {0, 0, 0, 0, 0, 0, 1, 1})}, "p");
+                     b.Node("Conv", {"p", b.Weight("c.weight", {4, 4, 3, 3})}, "c");
+                     Head(b, "c");
+                   },
+                   {"'p' (Pad): pads [0, 0, 0, 0, 0, 0, 1, 1] are not supported"}});
+  cases.push_back({"padding read by a max pool", [](OnnxBuilder& b) {
+                     b.Node("Pad", {"x", b.Ints("p", {8}, {0, 0, 1, 1, 0, 0, 1, 1})}, "p");
+                     b.Node("MaxPool", {"p"}, "m").Ints("kernel_shape", {3, 3});
+                     Head(b, "m");
+                   },
+                   {"'m' (MaxPool): input 0 ('p') is a Pad's output",
+                    "only as the padding of the Conv or AveragePool"}});
   cases.push_back({"flatten of another axis", [](OnnxBuilder& b) {
                      b.Node("Flatten", {"x"}, "y").Int("axis", 2);
                    },
@@ -1081,7 +1152,7 @@ TEST(OnnxImportTest, RefusesWhatIsNotAnOnnxModel) {
 TEST(OnnxImportTest, SupportedOpsListsEveryOp) {
   for (const char* op : {"Conv", "BatchNormalization", "Relu", "Clip", "Sigmoid", "HardSigmoid",
                          "HardSwish", "Mul", "Add", "Concat", "MaxPool", "AveragePool",
-                         "GlobalAveragePool", "Resize", "Flatten", "Reshape", "Gemm", "MatMul", "Dropout",
+                         "GlobalAveragePool", "Resize", "Pad", "Flatten", "Reshape", "Gemm", "MatMul", "Dropout",
                          "Identity", "Constant", "Shape", "Gather", "Unsqueeze"}) {
     EXPECT_THAT(std::string(OnnxSupportedOps()), HasSubstr(op));
   }
