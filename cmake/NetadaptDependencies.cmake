@@ -54,6 +54,12 @@ if(NOT NETADAPT_AGENT_ONLY)
   # CLI11 (header-only): the subcommands of the `netadapt` CLI.
   find_package(CLI11 CONFIG QUIET)
   netadapt_require(CLI11_FOUND "libcli11-dev" "CLI11 (the netadapt command line)")
+
+  # Image folders (common/image_codec.cc): JPEG through libjpeg-turbo, PNG through libpng.
+  find_package(JPEG QUIET)
+  netadapt_require(JPEG_FOUND "libjpeg62-turbo-dev" "libjpeg-turbo (JPEG image folders)")
+  find_package(PNG QUIET)
+  netadapt_require(PNG_FOUND "libpng-dev" "libpng (PNG image folders)")
 endif()
 
 # What only the tests and benchmarks need (NETADAPT_BUILD_TESTS, off in the images).

@@ -13,6 +13,10 @@ uint64_t UniformIndex(std::mt19937_64& rng, uint64_t n) {
   }
 }
 
+double UniformUnit(std::mt19937_64& rng) {
+  return static_cast<double>(rng() >> 11) * 0x1.0p-53;
+}
+
 void ShuffleInPlace(absl::Span<int64_t> values, std::mt19937_64& rng) {
   for (size_t i = values.size(); i > 1; --i) {
     const size_t j = static_cast<size_t>(UniformIndex(rng, i));

@@ -15,6 +15,10 @@ namespace netadapt::common {
 // A value in [0, n), unbiased (rejection sampling). n must be > 0.
 uint64_t UniformIndex(std::mt19937_64& rng, uint64_t n);
 
+// A value in [0, 1) from the top 53 bits of one draw (std::uniform_real_distribution is not
+// the same on every standard library).
+double UniformUnit(std::mt19937_64& rng);
+
 // Fisher-Yates shuffle of `values` in place, drawing with UniformIndex.
 void ShuffleInPlace(absl::Span<int64_t> values, std::mt19937_64& rng);
 

@@ -15,6 +15,8 @@ packages=(
   libtorch-dev
   # ONNX export: onnx.proto compiled (libonnx_proto)
   libonnx-dev
+  # image-folder datasets: JPEG through libjpeg-turbo, PNG through libpng
+  libjpeg62-turbo-dev libpng-dev
   # demo and test data; python3-torch writes the state_dict files the import tests read, and
   # python3-torchvision the reference models zoo_torchvision_test compares the zoo with
   dataset-fashion-mnist python3-torch python3-torchvision
