@@ -1,6 +1,8 @@
 #include "common/dataset_spec.h"
 
+#include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -16,7 +18,8 @@ namespace netadapt::common {
 namespace {
 
 constexpr DatasetKind kKinds[] = {DatasetKind::kCifar10, DatasetKind::kMnist,
-                                  DatasetKind::kFashionMnist, DatasetKind::kSynthetic};
+                                  DatasetKind::kFashionMnist, DatasetKind::kSynthetic,
+                                  DatasetKind::kImageFolder};
 
 absl::Status SpecError(absl::string_view spec, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat("dataset spec \"", spec, "\": ", problem));
@@ -54,6 +57,71 @@ absl::Status ParseShape(absl::string_view spec, absl::string_view value,
   return absl::OkStatus();
 }
 
+// 0 or 1.
+absl::StatusOr<bool> ParseBool(absl::string_view spec, absl::string_view key,
+                               absl::string_view value) {
+  if (value == "0") return false;
+  if (value == "1") return true;
+  return SpecError(spec, absl::StrCat(key, "=", value, " is not 0 or 1"));
+}
+
+// One float, or several joined by ':'; each finite, and > 0 when `positive`.
+absl::StatusOr<std::vector<float>> ParseFloats(absl::string_view spec, absl::string_view key,
+                                               absl::string_view value, bool positive) {
+  std::vector<float> values;
+  for (absl::string_view part : absl::StrSplit(value, ':')) {
+    float parsed = 0;
+    if (!absl::SimpleAtof(part, &parsed) || !std::isfinite(parsed) || (positive && !(parsed > 0))) {
+      return SpecError(spec, absl::StrCat(key, "=", value, " is not a ", positive ? "positive " : "",
+                                          "number or a list of them joined by ':'"));
+    }
+    values.push_back(parsed);
+  }
+  return values;
+}
+
+// The image-folder keys; false when `key` is not one.
+absl::StatusOr<bool> ParseImageFolderOption(absl::string_view spec, absl::string_view key,
+                                            absl::string_view value,
+                                            ImageFolderOptions* options) {
+  if (key == "resize" || key == "crop") {
+    NETADAPT_ASSIGN_OR_RETURN(const int64_t size, ParseInt(spec, key, value, 1, 65536));
+    (key == "resize" ? options->resize : options->crop) = static_cast<int>(size);
+  } else if (key == "random_resized_crop") {
+    NETADAPT_ASSIGN_OR_RETURN(options->random_resized_crop, ParseBool(spec, key, value));
+  } else if (key == "flip") {
+    NETADAPT_ASSIGN_OR_RETURN(options->flip, ParseBool(spec, key, value));
+  } else if (key == "skip_corrupt") {
+    NETADAPT_ASSIGN_OR_RETURN(options->skip_corrupt, ParseBool(spec, key, value));
+  } else if (key == "min_scale") {
+    double scale = 0;
+    if (!absl::SimpleAtod(value, &scale) || !(scale > 0 && scale <= 1)) {
+      return SpecError(spec, absl::StrCat("min_scale=", value, " is not a number in (0, 1]"));
+    }
+    options->min_scale = scale;
+  } else if (key == "mean") {
+    NETADAPT_ASSIGN_OR_RETURN(options->mean, ParseFloats(spec, key, value, /*positive=*/false));
+  } else if (key == "std") {
+    NETADAPT_ASSIGN_OR_RETURN(options->std, ParseFloats(spec, key, value, /*positive=*/true));
+  } else if (key == "channels") {
+    if (value != "1" && value != "3") {
+      return SpecError(spec, absl::StrCat("channels=", value, " is not 1 or 3"));
+    }
+    options->channels = value == "1" ? 1 : 3;
+  } else if (key == "classes") {
+    NETADAPT_ASSIGN_OR_RETURN(const int64_t classes, ParseInt(spec, key, value, 1, 1 << 20));
+    options->classes = static_cast<int>(classes);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Floats joined by ':' with up to 6 significant digits.
+std::string JoinFloats(const std::vector<float>& values) {
+  return absl::StrJoin(values, ":", [](std::string* out, float v) { absl::StrAppend(out, v); });
+}
+
 }  // namespace
 
 absl::string_view DatasetKindName(DatasetKind kind) {
@@ -66,6 +134,8 @@ absl::string_view DatasetKindName(DatasetKind kind) {
       return "fashion-mnist";
     case DatasetKind::kSynthetic:
       return "synthetic";
+    case DatasetKind::kImageFolder:
+      return "imagefolder";
   }
   return "unknown";
 }
@@ -140,10 +210,34 @@ absl::StatusOr<DatasetSpec> ParseDatasetSpec(absl::string_view spec) {
       }
       parsed.synthetic.noise = noise;
     } else {
-      return SpecError(spec, absl::StrCat("unknown key \"", key, "\" for ", kind_name,
-                                          synthetic ? " (known: classes, shape, train, test, "
-                                                      "seed, noise, max_train, max_test)"
-                                                    : " (known: max_train, max_test)"));
+      bool image_folder_key = false;
+      if (parsed.kind == DatasetKind::kImageFolder) {
+        NETADAPT_ASSIGN_OR_RETURN(image_folder_key,
+                                  ParseImageFolderOption(spec, key, value, &parsed.image_folder));
+      }
+      if (!image_folder_key) {
+        absl::string_view known = " (known: max_train, max_test)";
+        if (synthetic) {
+          known = " (known: classes, shape, train, test, seed, noise, max_train, max_test)";
+        } else if (parsed.kind == DatasetKind::kImageFolder) {
+          known =
+              " (known: resize, crop, random_resized_crop, min_scale, flip, mean, std, channels, "
+              "classes, skip_corrupt, max_train, max_test)";
+        }
+        return SpecError(spec, absl::StrCat("unknown key \"", key, "\" for ", kind_name, known));
+      }
+    }
+  }
+  if (parsed.kind == DatasetKind::kImageFolder) {
+    const ImageFolderOptions& options = parsed.image_folder;
+    for (const auto& [key, values] :
+         {std::pair<absl::string_view, const std::vector<float>*>{"mean", &options.mean},
+          {"std", &options.std}}) {
+      if (values->size() > 1 && values->size() != static_cast<size_t>(options.channels)) {
+        return SpecError(spec, absl::StrCat(key, " has ", values->size(), " values for ",
+                                            options.channels,
+                                            " channels: give one, or one per channel"));
+      }
     }
   }
   return parsed;
@@ -161,6 +255,19 @@ std::string FormatDatasetSpec(const DatasetSpec& spec) {
     items.push_back(absl::StrCat("noise=", s.noise));
   } else {
     items.push_back(spec.directory);
+  }
+  if (spec.kind == DatasetKind::kImageFolder) {
+    const ImageFolderOptions& f = spec.image_folder;
+    if (f.resize > 0) items.push_back(absl::StrCat("resize=", f.resize));
+    if (f.crop > 0) items.push_back(absl::StrCat("crop=", f.crop));
+    items.push_back(absl::StrCat("random_resized_crop=", f.random_resized_crop ? 1 : 0));
+    items.push_back(absl::StrCat("min_scale=", f.min_scale));
+    items.push_back(absl::StrCat("flip=", f.flip ? 1 : 0));
+    if (!f.mean.empty()) items.push_back(absl::StrCat("mean=", JoinFloats(f.mean)));
+    if (!f.std.empty()) items.push_back(absl::StrCat("std=", JoinFloats(f.std)));
+    items.push_back(absl::StrCat("channels=", f.channels));
+    if (f.classes > 0) items.push_back(absl::StrCat("classes=", f.classes));
+    items.push_back(absl::StrCat("skip_corrupt=", f.skip_corrupt ? 1 : 0));
   }
   if (spec.limits.max_train > 0) items.push_back(absl::StrCat("max_train=", spec.limits.max_train));
   if (spec.limits.max_test > 0) items.push_back(absl::StrCat("max_test=", spec.limits.max_test));
@@ -180,6 +287,11 @@ absl::StatusOr<DatasetSplits> LoadDataset(const DatasetSpec& spec) {
       KeepFirst(spec.limits.max_test, &splits.test);
       return splits;
     }
+    case DatasetKind::kImageFolder:
+      return absl::InvalidArgumentError(
+          absl::StrCat("dataset spec ", FormatDatasetSpec(spec),
+                       ": an image folder is decoded on demand, not loaded into memory (open it "
+                       "with ImageFolder::Open)"));
   }
   return absl::InvalidArgumentError("dataset spec: unknown kind");
 }

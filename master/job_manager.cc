@@ -51,6 +51,13 @@ absl::StatusOr<DatasetShape> ShapeOf(const common::DatasetSpec& spec) {
       }
       return DatasetShape{spec.synthetic.channels, spec.synthetic.height,
                           spec.synthetic.num_classes};
+    case common::DatasetKind::kImageFolder:
+      // The folder is on the workers' disks: size and classes only as the spec states them
+      // (0 when it does not; a zoo model then needs them, see Resolve).
+      return DatasetShape{spec.image_folder.channels,
+                          spec.image_folder.crop > 0 ? spec.image_folder.crop
+                                                     : spec.image_folder.resize,
+                          spec.image_folder.classes};
   }
   return absl::InternalError("unknown dataset kind");
 }
@@ -258,6 +265,11 @@ absl::StatusOr<v1::JobSpec> JobManager::Resolve(const v1::JobSpec& input) const 
     zoo.input_channels = shape.channels;
     zoo.num_classes = shape.classes;
     zoo.width_multiplier = spec.zoo().width_multiplier() > 0 ? spec.zoo().width_multiplier() : 1;
+    if (zoo.input_size <= 0 || zoo.num_classes <= 0) {
+      return Invalid("dataset", "an image folder used with a zoo model needs crop=N (or "
+                                "zoo.input_size) and classes=N in its spec: the master does not "
+                                "see the folder");
+    }
     absl::StatusOr<common::NetworkDef> built = common::ZooNetwork(spec.model(), zoo);
     if (!built.ok()) return Invalid("model", built.status().message());
     network = *std::move(built);

@@ -71,6 +71,88 @@ TEST(DatasetSpecTest, FormatRoundTrips) {
   }
 }
 
+TEST(DatasetSpecTest, ParsesImageFolder) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(DatasetSpec plain, ParseDatasetSpec("imagefolder:/data/pets"));
+  EXPECT_EQ(plain.kind, DatasetKind::kImageFolder);
+  EXPECT_EQ(plain.directory, "/data/pets");
+  EXPECT_EQ(plain.image_folder.resize, 0);
+  EXPECT_EQ(plain.image_folder.crop, 0);
+  EXPECT_TRUE(plain.image_folder.random_resized_crop);
+  EXPECT_TRUE(plain.image_folder.flip);
+  EXPECT_DOUBLE_EQ(plain.image_folder.min_scale, 0.08);
+  EXPECT_TRUE(plain.image_folder.mean.empty());
+  EXPECT_EQ(plain.image_folder.channels, 3);
+  EXPECT_FALSE(plain.image_folder.skip_corrupt);
+
+  NETADAPT_ASSERT_OK_AND_ASSIGN(
+      DatasetSpec full,
+      ParseDatasetSpec("imagefolder:/d,resize=256,crop=224,random_resized_crop=0,min_scale=0.3,"
+                       "flip=0,mean=0.5:0.4:0.3,std=0.2,channels=3,classes=37,skip_corrupt=1,"
+                       "max_train=100,max_test=10"));
+  const ImageFolderOptions& f = full.image_folder;
+  EXPECT_EQ(f.resize, 256);
+  EXPECT_EQ(f.crop, 224);
+  EXPECT_FALSE(f.random_resized_crop);
+  EXPECT_DOUBLE_EQ(f.min_scale, 0.3);
+  EXPECT_FALSE(f.flip);
+  EXPECT_THAT(f.mean, ::testing::ElementsAre(0.5f, 0.4f, 0.3f));
+  EXPECT_THAT(f.std, ::testing::ElementsAre(0.2f));
+  EXPECT_EQ(f.classes, 37);
+  EXPECT_TRUE(f.skip_corrupt);
+  EXPECT_EQ(full.limits.max_train, 100);
+  EXPECT_EQ(full.limits.max_test, 10);
+
+  NETADAPT_ASSERT_OK_AND_ASSIGN(DatasetSpec grey,
+                                ParseDatasetSpec("imagefolder:/g,channels=1,mean=0.286,std=0.353"));
+  EXPECT_EQ(grey.image_folder.channels, 1);
+}
+
+TEST(DatasetSpecTest, ImageFolderFormatSpellsOutEveryOption) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(DatasetSpec spec, ParseDatasetSpec("imagefolder:/data/pets"));
+  EXPECT_EQ(FormatDatasetSpec(spec),
+            "imagefolder:/data/pets,random_resized_crop=1,min_scale=0.08,flip=1,channels=3,"
+            "skip_corrupt=0");
+  for (const char* text :
+       {"imagefolder:/d,resize=256,crop=224,random_resized_crop=0,min_scale=0.3,flip=0,"
+        "mean=0.5:0.4:0.3,std=0.2,channels=3,classes=37,skip_corrupt=1,max_train=100,max_test=10",
+        "imagefolder:/g,crop=28,random_resized_crop=0,min_scale=0.08,flip=0,mean=0.286,"
+        "std=0.353,channels=1,skip_corrupt=0"}) {
+    NETADAPT_ASSERT_OK_AND_ASSIGN(DatasetSpec parsed, ParseDatasetSpec(text));
+    EXPECT_EQ(FormatDatasetSpec(parsed), text);
+  }
+}
+
+TEST(DatasetSpecTest, RejectsBadImageFolderOptions) {
+  const struct {
+    const char* spec;
+    const char* problem;
+  } cases[] = {
+      {"imagefolder:", "imagefolder needs a directory"},
+      {"imagefolder:/d,crop=0", "crop=0 is outside [1, 65536]"},
+      {"imagefolder:/d,resize=big", "resize=big is not an integer"},
+      {"imagefolder:/d,flip=yes", "flip=yes is not 0 or 1"},
+      {"imagefolder:/d,min_scale=0", "min_scale=0 is not a number in (0, 1]"},
+      {"imagefolder:/d,channels=4", "channels=4 is not 1 or 3"},
+      {"imagefolder:/d,std=0.2:0:0.2", "std=0.2:0:0.2 is not a positive number"},
+      {"imagefolder:/d,mean=a:b", "mean=a:b is not a number"},
+      {"imagefolder:/d,mean=0.5:0.5", "mean has 2 values for 3 channels"},
+      {"imagefolder:/d,channels=1,std=0.2:0.2:0.2", "std has 3 values for 1 channels"},
+      {"imagefolder:/d,noise=0.1", "unknown key \"noise\" for imagefolder (known: resize"},
+      {"mnist:/m,crop=28", "unknown key \"crop\" for mnist"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_THAT(ParseDatasetSpec(c.spec),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.problem)))
+        << c.spec;
+  }
+}
+
+TEST(DatasetSpecTest, ImageFoldersAreNotLoadedIntoMemory) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(DatasetSpec spec, ParseDatasetSpec("imagefolder:/d"));
+  EXPECT_THAT(LoadDataset(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ImageFolder::Open")));
+}
+
 TEST(DatasetSpecTest, RejectsBadSpecs) {
   const struct {
     const char* spec;

@@ -774,6 +774,12 @@ TEST_F(JobRunnerTest, BadSpecsNameTheField) {
   EXPECT_THAT(manager_->Create(spec, "").status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("spec.dataset")));
   spec = Spec();
+  // The master does not see an image folder: a zoo model needs its size and classes.
+  spec.set_dataset("imagefolder:/data/pets,crop=16");
+  EXPECT_THAT(manager_->Create(spec, "").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("spec.dataset"), HasSubstr("classes=N"))));
+  spec = Spec();
   spec.set_weights_digest(std::string(64, 'a'));
   EXPECT_THAT(manager_->Create(spec, "").status(),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("spec.weights_digest")));
@@ -789,6 +795,20 @@ TEST_F(JobRunnerTest, BadSpecsNameTheField) {
   int total = 0;
   store_->List(0, 10, &total);
   EXPECT_EQ(total, 0);  // nothing was stored or scheduled
+}
+
+TEST_F(JobRunnerTest, ImageFolderSpecGivesTheZooModelItsShape) {
+  v1::JobSpec spec = Spec();
+  spec.set_dataset("imagefolder:/data/pets,crop=16,classes=7,channels=1");
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(spec, ""));
+  const v1::NetworkDef& network = created.spec().network();
+  EXPECT_EQ(network.input().channels(), 1);
+  EXPECT_EQ(network.input().height(), 16);
+  int classes = 0;  // The last layer with output channels: the classifier.
+  for (const v1::Layer& layer : network.layers()) {
+    if (layer.out_channels() > 0) classes = layer.out_channels();
+  }
+  EXPECT_EQ(classes, 7);
 }
 
 // The master's disk fills up in the middle of an iteration: the job PAUSES with the reason
