@@ -48,6 +48,9 @@ constexpr char kConstantArithmetic[] =
     "arithmetic on constants (a shape computed from sizes) is not supported; flatten with "
     "torch.flatten(x, 1) or x.view(x.size(0), -1)";
 
+// The most elements a tensor of a (2 GiB at most) ONNX file can have.
+constexpr int64_t kMaxElements = int64_t{1} << 31;
+
 // The batch size in a shape computed at import time (Shape of an activation): symbolic.
 constexpr int64_t kBatch = std::numeric_limits<int64_t>::min();
 
@@ -137,6 +140,12 @@ ConstPtr ReadTensor(const onnx::TensorProto& t) {
       return c;
     }
     c->dims.push_back(d);
+    // A file holds at most 2 GiB: more elements than that are a corrupt header (and would
+    // overflow the count).
+    if (d > kMaxElements || (d > 0 && n > kMaxElements / d)) {
+      c->error = "has more elements than an ONNX file can hold";
+      return c;
+    }
     n *= d;
   }
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
@@ -673,7 +682,7 @@ absl::Status Importer::ConvertConv() {
   }
   NETADAPT_ASSIGN_OR_RETURN(Pair padding, Pads(x, kernel, stride));
   padding = {padding.h + x.pad.h, padding.w + x.pad.w};  // a zero Pad before
-  if (groups <= 0 || w->dims[1] * groups != x.shape.channels) {
+  if (groups <= 0 || groups > x.shape.channels || w->dims[1] * groups != x.shape.channels) {
     return Error(absl::StrCat("the weight ", DimsText(w->dims), " with group ", groups,
                               " does not take the input's ", x.shape.channels, " channels"));
   }
@@ -762,7 +771,7 @@ absl::Status Importer::ConvertHardSigmoid() {
   NETADAPT_ASSIGN_OR_RETURN(Activation x, Act(0));
   NETADAPT_ASSIGN_OR_RETURN(float alpha, FloatAttr("alpha", 0.2f));
   NETADAPT_ASSIGN_OR_RETURN(float beta, FloatAttr("beta", 0.5f));
-  if (std::abs(alpha - 1.0 / 6.0) > 1e-6 || std::abs(beta - 0.5) > 1e-6) {
+  if (!(std::abs(alpha - 1.0 / 6.0) <= 1e-6 && std::abs(beta - 0.5) <= 1e-6)) {
     return Error(absl::StrCat("alpha ", alpha, " and beta ", beta,
                               " are not supported: only PyTorch's hardsigmoid, alpha 1/6 and "
                               "beta 0.5 (ONNX's default alpha is 0.2)"));
@@ -1023,7 +1032,10 @@ absl::Status Importer::ConvertResize() {
     if (sizes->ints.size() == 4 && sizes->ints[1] == x.shape.channels) {
       const int64_t in[2] = {x.shape.height, x.shape.width};
       for (int d = 0; d < 2; ++d) {
-        if (sizes->ints[2 + d] % in[d] == 0) factor[d] = static_cast<int>(sizes->ints[2 + d] / in[d]);
+        const int64_t size = sizes->ints[2 + d];
+        if (size > 0 && size % in[d] == 0 && size / in[d] < 4096) {
+          factor[d] = static_cast<int>(size / in[d]);
+        }
       }
     }
   }
@@ -1323,6 +1335,9 @@ absl::Status Importer::ConvertUnsqueeze() {
     if (axis < 0 || axis >= rank) return Error(absl::StrCat("axis ", axis, " is out of range"));
   }
   std::sort(axes.begin(), axes.end());
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) {
+    return Error("axes name one axis twice");
+  }
   auto c = std::make_shared<Constant>(data);
   c->dims.clear();
   size_t next = 0;

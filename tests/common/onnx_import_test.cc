@@ -11,6 +11,7 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
+#include <cmath>
 #include <cstring>
 #include <deque>
 #include <exception>
@@ -1085,6 +1086,39 @@ std::vector<Refusal> Refusals() {
                      Head(b, "e");
                    },
                    {"ONNX node #0 (output 'e') (Erf): unsupported op"}});
+  // Corrupt headers that would overflow counts.
+  cases.push_back({"a weight whose dims overflow", [](OnnxBuilder& b) {
+                     Head(b, "x");
+                     b.graph()->mutable_node(1)->set_output(0, "f");
+                     onnx::TensorProto* w = b.graph()->add_initializer();
+                     w->set_name("fc.weight");
+                     w->set_data_type(onnx::TensorProto::FLOAT);
+                     w->add_dims(int64_t{1} << 62);
+                     w->add_dims(4);
+                     w->set_raw_data("");
+                     b.Node("Gemm", {"f", "fc.weight"}, "y").Int("transB", 1);
+                   },
+                   {"'y' (Gemm): the weight ('fc.weight') has more elements than an ONNX file "
+                    "can hold"}});
+  cases.push_back({"a huge group", [](OnnxBuilder& b) {
+                     b.Node("Conv", {"x", b.Weight("c.weight", {4, 1, 1, 1})}, "c")
+                         .Int("group", int64_t{1} << 62);
+                     Head(b, "c");
+                   },
+                   {"'c' (Conv): the weight [4, 1, 1, 1] with group 4611686018427387904"}});
+  cases.push_back({"unsqueeze of one axis twice", [](OnnxBuilder& b) {
+                     b.Node("Shape", {"x"}, "s");
+                     b.Node("Gather", {"s", b.Ints("i", {}, {0})}, "n");
+                     b.Node("Unsqueeze", {"n", b.Ints("axes", {2}, {0, 0})}, "n1");
+                     b.Node("Concat", {"n1", b.Ints("rest", {1}, {-1})}, "shape").Int("axis", 0);
+                     b.Node("Reshape", {"x", "shape"}, "y");
+                   },
+                   {"'n1' (Unsqueeze): axes name one axis twice"}});
+  cases.push_back({"hardsigmoid with a NaN alpha", [](OnnxBuilder& b) {
+                     b.Node("HardSigmoid", {"x"}, "h").Float("alpha", std::nanf(""));
+                     Head(b, "h");
+                   },
+                   {"'h' (HardSigmoid): alpha nan"}});
   // The graph itself.
   cases.push_back({"two inputs", [](OnnxBuilder& b) {
                      onnx::ValueInfoProto* second = b.graph()->add_input();
