@@ -195,6 +195,7 @@ Row RunWorkers(int workers, const std::string& directory) {
   spec.set_init_resource_reduction_ratio(0.01);
   spec.set_max_iters(absl::GetFlag(FLAGS_iterations));
   spec.set_short_term_fine_tune_iteration(1);
+  spec.set_uniform_baseline(false);  // iterations only: what the orchestration costs
   const absl::Time start = absl::Now();
   const v1::Job created = *manager.Create(spec, "");
   v1::Job job;
