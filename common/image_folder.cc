@@ -279,15 +279,19 @@ absl::StatusOr<std::unique_ptr<ImageFolder>> ImageFolder::Open(const std::string
     folder->width_ = folder->crop_;
   } else {
     // The images' own size, from the first training image (a later one of another size
-    // fails when it is loaded).
-    const std::string& first = folder->train_.files_.front().path;
-    NETADAPT_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(first));
-    absl::StatusOr<ImageHeader> header = ReadImageHeader(bytes, first);
+    // fails when it is loaded); with skip_corrupt, from the first readable one.
+    absl::StatusOr<ImageHeader> header;
+    for (const ImageFile& file : folder->train_.files_) {
+      NETADAPT_ASSIGN_OR_RETURN(const std::string bytes, ReadFile(file.path));
+      header = ReadImageHeader(bytes, file.path);
+      if (header.ok() || !options.skip_corrupt) break;
+    }
     if (!header.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(header.status().message(),
-                       " (the first training image, read for the images' size: give resize= "
-                       "and crop=, or fix the file)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          header.status().message(),
+          options.skip_corrupt ? " (no training image is readable)"
+                               : " (the first training image, read for the images' size: give "
+                                 "resize= and crop=, or fix the file)"));
     }
     folder->width_ = header->width;
     folder->height_ = header->height;

@@ -70,7 +70,8 @@ class ImageFolder {
   // no JPEG or PNG file, different class sets in train and val (listing the differences),
   // options.classes that is not the number of classes, an invalid option (see
   // ParseDatasetSpec), and, when neither resize nor crop is given, a first training image
-  // that cannot be read to learn the size from. NotFound when DIR does not exist.
+  // that cannot be read to learn the size from (with skip_corrupt: no readable one).
+  // NotFound when DIR does not exist.
   // `limits` keeps max_train / max_test images drawn at random with a fixed seed (the same
   // on every machine), in folder order.
   static absl::StatusOr<std::unique_ptr<ImageFolder>> Open(const std::string& directory,

@@ -149,6 +149,8 @@ absl::StatusOr<Normalization> MakeNormalization(absl::Span<const float> mean,
     }
     norm.scale.push_back(1.0f / (255.0f * std[c]));
     norm.bias.push_back(-mean[c] / std[c]);
+    std::array<float, 256>& table = norm.table.emplace_back();
+    for (int v = 0; v < 256; ++v) table[v] = (static_cast<float>(v) / 255.0f - mean[c]) / std[c];
   }
   return norm;
 }
@@ -186,16 +188,18 @@ absl::Status ResampleToTensor(const DecodedImage& decoded, const CropBox& box, i
       bx + bw <= image.width && by + bh <= image.height) {
     const int x0 = static_cast<int>(bx);
     const int y0 = static_cast<int>(by);
+    if (norm.table.size() != static_cast<size_t>(channels)) {
+      return absl::InvalidArgumentError("resample: normalisation without its byte table");
+    }
     for (int c = 0; c < channels; ++c) {
-      const float scale = norm.scale[c];
-      const float bias = norm.bias[c];
+      const std::array<float, 256>& table = norm.table[c];
       float* out_plane = out.data() + c * plane;
       for (int y = 0; y < out_height; ++y) {
         const uint8_t* source = image.Pixel(x0, y0 + y) + c;
         float* row = out_plane + static_cast<size_t>(y) * out_width;
         for (int x = 0; x < out_width; ++x) {
           const int sx = flip ? out_width - 1 - x : x;
-          row[x] = source[static_cast<size_t>(sx) * channels] * scale + bias;
+          row[x] = table[source[static_cast<size_t>(sx) * channels]];
         }
       }
     }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <random>
 #include <vector>
 
@@ -35,11 +36,14 @@ CropBox RandomResizedCropBox(int width, int height, double min_scale, std::mt199
 // the resampler then clamps at the edge (torchvision pads with zeros: keep crop <= resize).
 CropBox CenterCropBox(int width, int height, int resize, int crop);
 
-// Per-channel normalisation of a byte value v: v * scale[c] + bias[c], i.e.
-// (v / 255 - mean[c]) / std[c]. One entry per channel.
+// Per-channel normalisation of a byte value v: (v / 255 - mean[c]) / std[c]. Resampled
+// (float) values use v * scale[c] + bias[c]; bytes copied as they are use `table`, computed
+// as FillBatch (batch_filler.h) does, so an image at its own size gives the same floats as an
+// in-memory dataset. One entry per channel.
 struct Normalization {
   std::vector<float> scale;
   std::vector<float> bias;
+  std::vector<std::array<float, 256>> table;
 };
 // InvalidArgument unless mean and std have the same, positive length and every std > 0.
 absl::StatusOr<Normalization> MakeNormalization(absl::Span<const float> mean,

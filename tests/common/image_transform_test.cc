@@ -40,9 +40,12 @@ Image Ramp(int width, int height) {
   return image;
 }
 
-// Identity normalisation: out = v (scale 1, bias 0) for `channels` channels.
+// Identity normalisation: out = v (mean 0, std 1/255) for `channels` channels.
 Normalization Raw(int channels) {
-  return Normalization{std::vector<float>(channels, 1.0f), std::vector<float>(channels, 0.0f)};
+  absl::StatusOr<Normalization> norm = MakeNormalization(std::vector<float>(channels, 0.0f),
+                                                         std::vector<float>(channels, 1 / 255.0f));
+  EXPECT_TRUE(norm.ok());
+  return *norm;
 }
 
 TEST(ImageTransformTest, RandomResizedCropFollowsTorchvisionsRules) {
