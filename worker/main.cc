@@ -43,6 +43,9 @@ ABSL_FLAG(std::string, cache_dir, "",
           "Directory of the local artifact cache; empty = "
           "/tmp/netadapt-worker-cache-<uid>.");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = one per core.");
+ABSL_FLAG(int, loader_threads, 0,
+          "Threads that decode image-folder datasets ahead of the training step; 0 = one per "
+          "core.");
 ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection.");
 ABSL_FLAG(double, shutdown_grace_s, 5, "On SIGTERM, seconds running tasks may take to finish.");
 ABSL_FLAG(double, lookup_timeout_s, 3600,
@@ -127,6 +130,7 @@ int Run() {
   TaskExecutorOptions executor_options;
   executor_options.devices = {device};
   executor_options.intra_op_threads = absl::GetFlag(FLAGS_threads);
+  executor_options.loader_threads = absl::GetFlag(FLAGS_loader_threads);
   executor_options.cache = cache->get();
   TaskExecutor executor(&client, executor_options);
   WorkerServiceImpl service(&executor, executor_options.devices);

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <numeric>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -20,6 +21,7 @@
 #include "common/dataset.h"
 #include "common/dataset_random.h"
 #include "common/dataset_spec.h"
+#include "common/image_folder.h"
 #include "common/file_util.h"
 #include "common/filter_search.h"
 #include "common/logging.h"
@@ -38,10 +40,18 @@
 namespace netadapt::worker {
 
 struct TaskExecutor::LoadedDataset {
+  // In memory (every kind but imagefolder).
   common::DatasetSplits splits;
   // Of the whole training set: the same normalisation for every split and every
   // task.
   common::ChannelStats stats;
+  // An image folder, decoded on demand with its own transforms (splits empty).
+  std::unique_ptr<const common::ImageFolder> folder;
+
+  int64_t train_size() const { return folder ? folder->train().size() : splits.train.size(); }
+  const std::string& train_name() const {
+    return folder ? folder->train().name() : splits.train.name;
+  }
 };
 
 // One dataset spec's entry: loaded at most once; concurrent tasks wanting it
@@ -210,20 +220,20 @@ absl::StatusOr<common::SearchStrategy> StrategyOf(v1::SearchStrategy strategy) {
 // header.seed: all tasks of a job, on every worker, must hold out the same
 // images, or accuracy would be measured on images another proposal was
 // fine-tuned on.
-absl::StatusOr<common::HeldOutSplit> Split(const common::ImageDataset& train, int64_t holdout_size,
-                                           uint64_t job_seed) {
+absl::StatusOr<common::HeldOutSplit> Split(int64_t train_size, const std::string& train_name,
+                                           int64_t holdout_size, uint64_t job_seed) {
   if (holdout_size < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("holdout_size: must be >= 0, got ", holdout_size));
   }
-  if (train.size() < 2) {
-    return absl::InvalidArgumentError(absl::StrCat("holdout_size: ", train.name, " has ",
-                                                   train.size(), " images, too few to split"));
+  if (train_size < 2) {
+    return absl::InvalidArgumentError(absl::StrCat("holdout_size: ", train_name, " has ",
+                                                   train_size, " images, too few to split"));
   }
   // The job's default (10,000, the original's) assumes CIFAR-sized sets: never hold out more
   // than half of the training images (JobSpec.holdout_size documents this).
-  holdout_size = std::min(holdout_size, train.size() / 2);
-  return common::SplitHeldOut(train.size(), holdout_size,
+  holdout_size = std::min(holdout_size, train_size / 2);
+  return common::SplitHeldOut(train_size, holdout_size,
                               common::DeriveSeed(job_seed, kHeldOutSplitStream));
 }
 
@@ -304,6 +314,22 @@ absl::StatusOr<std::shared_ptr<const TaskExecutor::LoadedDataset>> TaskExecutor:
   if (slot->dataset != nullptr) return slot->dataset;
   // A failed load is not remembered: the files may appear on this worker later.
   const absl::Time start = absl::Now();
+  if (spec->kind == common::DatasetKind::kImageFolder) {
+    // Scanned and checked now (classes, empty folders); images are decoded per batch.
+    absl::StatusOr<std::unique_ptr<common::ImageFolder>> folder =
+        common::ImageFolder::Open(spec->directory, spec->image_folder, spec->limits);
+    if (!folder.ok()) return Prefixed(folder.status(), absl::StrCat(field, " ", spec_string));
+    auto loaded = std::make_shared<LoadedDataset>();
+    loaded->folder = *std::move(folder);
+    Log()->info("opened image folder {}: {} classes, {} training and {} test images, {}x{}x{} "
+                "inputs, in {:.2f} s",
+                key, loaded->folder->classes().size(), loaded->folder->train().size(),
+                loaded->folder->test().size(), loaded->folder->options().channels,
+                loaded->folder->height(), loaded->folder->width(),
+                absl::ToDoubleSeconds(absl::Now() - start));
+    slot->dataset = loaded;
+    return slot->dataset;
+  }
   absl::StatusOr<common::DatasetSplits> splits = common::LoadDataset(*spec);
   if (!splits.ok()) return Prefixed(splits.status(), absl::StrCat(field, " ", spec_string));
   auto loaded = std::make_shared<LoadedDataset>();
@@ -478,7 +504,8 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Train(const v1::TaskHeader& header,
   NETADAPT_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedDataset> data,
                             Dataset(training.dataset(), "dataset"));
   NETADAPT_ASSIGN_OR_RETURN(const common::HeldOutSplit split,
-                            Split(data->splits.train, training.holdout_size(), header.job_seed()));
+                            Split(data->train_size(), data->train_name(), training.holdout_size(),
+                                  header.job_seed()));
   NETADAPT_RETURN_IF_ERROR(CheckCancelled(context, name));
 
   engine::SgdOptions sgd;
@@ -495,13 +522,14 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Train(const v1::TaskHeader& header,
   // Augmentation as the original's CIFAR-10 training: random crop with 4 pixels
   // of padding and horizontal flips, for 3-channel 32x32 images. None for
   // anything else (MNIST-like digits and garments must not be mirrored;
-  // synthetic sets are learnt without it).
+  // synthetic sets are learnt without it). An image folder's spec says its own.
   const common::ImageDataset& train = data->splits.train;
-  if (train.channels == 3 && train.height == 32 && train.width == 32) {
+  if (!data->folder && train.channels == 3 && train.height == 32 && train.width == 32) {
     sgd.batch.crop_padding = 4;
     sgd.batch.horizontal_flip = true;
   }
   sgd.intra_op_threads = options_.intra_op_threads;
+  sgd.loader.threads = options_.loader_threads;
   sgd.progress_every = options_.progress_every;
   sgd.on_progress = [&context](const engine::TrainProgress& p) {
     if (!context.on_progress) return;
@@ -519,9 +547,15 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Train(const v1::TaskHeader& header,
   if (training.epochs() > 0) {
     engine::LearningRateSchedule schedule;
     schedule.kind = engine::LearningRateSchedule::Kind::kCosine;
-    summary = engine::Pretrain(model, train, split.train_indices, training.epochs(), schedule, sgd);
+    summary = data->folder ? engine::Pretrain(model, data->folder->train(), split.train_indices,
+                                              training.epochs(), schedule, sgd)
+                           : engine::Pretrain(model, train, split.train_indices,
+                                              training.epochs(), schedule, sgd);
   } else {
-    summary = engine::FineTune(model, train, split.train_indices, training.steps(), sgd);
+    summary = data->folder ? engine::FineTune(model, data->folder->train(), split.train_indices,
+                                              training.steps(), sgd)
+                           : engine::FineTune(model, train, split.train_indices,
+                                              training.steps(), sgd);
   }
   if (!summary.ok()) {
     if (summary.status().code() == absl::StatusCode::kCancelled) return summary.status();
@@ -539,6 +573,10 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Train(const v1::TaskHeader& header,
   for (int32_t width : Widths(model.def())) result.add_widths(width);
   Log()->info("[{}] {} steps, loss {:.4f}, {:.0f} examples/s", name, summary->steps,
               summary->final_loss, summary->examples_per_second);
+  if (summary->skipped > 0) {
+    Log()->warn("[{}] {} images left out as corrupt (skip_corrupt); {} distinct files of {} so far",
+                name, summary->skipped, data->folder->skipped_files(), training.dataset());
+  }
   return result;
 }
 
@@ -619,6 +657,7 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Evaluate(const v1::EvaluateTask& ta
   NETADAPT_RETURN_IF_ERROR(CheckCancelled(context, name));
 
   const common::ImageDataset* images = nullptr;
+  const common::ImageSource* source = nullptr;  // An image folder's split instead of `images`.
   std::vector<int64_t> indices;
   switch (task.split()) {
     case v1::EvaluateTask::SPLIT_UNSPECIFIED:
@@ -627,16 +666,22 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Evaluate(const v1::EvaluateTask& ta
         return absl::InvalidArgumentError(
             "holdout_size: must be positive to evaluate on the HELD_OUT split");
       }
-      NETADAPT_ASSIGN_OR_RETURN(
-          common::HeldOutSplit split,
-          Split(data->splits.train, task.holdout_size(), task.header().job_seed()));
+      NETADAPT_ASSIGN_OR_RETURN(common::HeldOutSplit split,
+                                Split(data->train_size(), data->train_name(), task.holdout_size(),
+                                      task.header().job_seed()));
       images = &data->splits.train;
+      if (data->folder) source = &data->folder->train();
       indices = std::move(split.held_out_indices);
       break;
     }
     case v1::EvaluateTask::TEST:
       images = &data->splits.test;
       indices = engine::AllIndices(data->splits.test);
+      if (data->folder) {
+        source = &data->folder->test();
+        indices.resize(static_cast<size_t>(source->size()));
+        std::iota(indices.begin(), indices.end(), int64_t{0});
+      }
       if (indices.empty()) {
         return absl::InvalidArgumentError(
             absl::StrCat("dataset ", task.dataset(), ": the test split is empty"));
@@ -652,7 +697,10 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Evaluate(const v1::EvaluateTask& ta
   eval.mean = data->stats.mean;
   eval.std = data->stats.std;
   eval.intra_op_threads = options_.intra_op_threads;
-  absl::StatusOr<engine::EvalResult> evaluated = engine::Evaluate(model, *images, indices, eval);
+  eval.loader.threads = options_.loader_threads;
+  absl::StatusOr<engine::EvalResult> evaluated =
+      source != nullptr ? engine::Evaluate(model, *source, indices, eval)
+                        : engine::Evaluate(model, *images, indices, eval);
   if (!evaluated.ok()) {
     return Prefixed(evaluated.status(), absl::StrCat("evaluating on ", task.dataset()));
   }
@@ -665,6 +713,10 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Evaluate(const v1::EvaluateTask& ta
   for (int32_t width : Widths(model.def())) result.add_widths(width);
   Log()->info("[{}] accuracy {:.4f} loss {:.4f} on {} images", name, evaluated->accuracy,
               evaluated->loss, evaluated->total);
+  if (evaluated->skipped > 0) {
+    Log()->warn("[{}] {} images left out as corrupt (skip_corrupt); {} distinct files of {} so far",
+                name, evaluated->skipped, data->folder->skipped_files(), task.dataset());
+  }
   return result;
 }
 

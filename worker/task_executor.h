@@ -58,6 +58,9 @@ struct TaskExecutorOptions {
   // LibTorch intra-op threads while training and evaluating (process-wide in
   // LibTorch); 0 = one per core. Tests use 1 for bitwise reproducible results.
   int intra_op_threads = 0;
+  // Threads that decode an image folder's images ahead of the training step
+  // (common::BatchPrefetcher); 0 = one per core.
+  int loader_threads = 0;
   // Training reports progress every this many steps (and after the last one).
   int64_t progress_every = 10;
   // Local cache of artifacts by digest (not owned; may be null: no cache).

@@ -7,7 +7,9 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/batch_filler.h"
+#include "common/batch_prefetcher.h"
 #include "common/dataset.h"
+#include "common/image_source.h"
 #include "common/torch/model.h"
 
 namespace netadapt::engine {
@@ -34,8 +36,12 @@ struct SgdOptions {
   // Data order (common::EpochOrder), augmentation and dropout masks come from this seed
   // only, so a retried task reproduces its result on the same hardware.
   uint64_t seed = 0;
-  // Normalisation and augmentation of training batches.
+  // Normalisation and augmentation of training batches from an ImageDataset (an ImageSource
+  // brings its own transforms).
   common::BatchOptions batch;
+  // The threads that load an ImageSource's images ahead of the steps (unused for an
+  // ImageDataset, whose batches are filled on the training thread).
+  common::PrefetchOptions loader;
   // LibTorch intra-op threads for the run; 0 = one per core. (Process-wide in LibTorch.)
   int intra_op_threads = 0;
   // Called every `progress_every` steps and after the last one (0 = never).
@@ -52,6 +58,9 @@ struct TrainSummary {
   double final_loss = 0;  // mean loss over the last reporting window (or the whole run)
   double seconds = 0;
   double examples_per_second = 0;
+  // Images an ImageSource skipped (kSkippedLabel: unreadable, skip_corrupt); they are left
+  // out of the loss and of `examples`.
+  int64_t skipped = 0;
 };
 
 // NetAdapt's short-term fine-tuning: `steps` SGD steps on the images of `dataset` at
@@ -78,12 +87,28 @@ absl::StatusOr<TrainSummary> Pretrain(Model& model, const common::ImageDataset& 
                                       const LearningRateSchedule& schedule,
                                       const SgdOptions& options);
 
+// The same on images loaded on demand (e.g. an image folder's files), on options.loader's
+// threads, batches_ahead batches ahead of the step: the same batches in the same order as
+// for an ImageDataset, each image augmented by the source's training transform with a seed
+// from (options.seed, step, position in the batch), so the run does not depend on the number
+// of loader threads. A batch whose images were all skipped makes no update. Errors as above,
+// plus the source's for an image it cannot load (naming the file).
+absl::StatusOr<TrainSummary> FineTune(Model& model, const common::ImageSource& source,
+                                      absl::Span<const int64_t> indices, int64_t steps,
+                                      const SgdOptions& options);
+absl::StatusOr<TrainSummary> Pretrain(Model& model, const common::ImageSource& source,
+                                      absl::Span<const int64_t> indices, int64_t epochs,
+                                      const LearningRateSchedule& schedule,
+                                      const SgdOptions& options);
+
 struct EvalOptions {
   int batch_size = 256;
   // Normalisation only: augmentation is never applied when evaluating.
   std::vector<float> mean;
   std::vector<float> std;
   int intra_op_threads = 0;
+  // Loader threads for an ImageSource (its own transforms replace mean and std).
+  common::PrefetchOptions loader;
 };
 
 struct EvalResult {
@@ -93,11 +118,17 @@ struct EvalResult {
   double loss = 0;      // mean cross-entropy
   double seconds = 0;
   double examples_per_second = 0;
+  int64_t skipped = 0;  // Images an ImageSource skipped, not in `total`.
 };
 
 // Top-1 accuracy and mean loss on the images at `indices` (all of them, in order), in
 // evaluation mode and without gradients. Same errors as FineTune.
 absl::StatusOr<EvalResult> Evaluate(const Model& model, const common::ImageDataset& dataset,
+                                    absl::Span<const int64_t> indices, const EvalOptions& options);
+// The same on images loaded on demand (the source's evaluation transform), on
+// options.loader's threads. Skipped images count in neither `correct` nor `total`;
+// InvalidArgument when every image was skipped.
+absl::StatusOr<EvalResult> Evaluate(const Model& model, const common::ImageSource& source,
                                     absl::Span<const int64_t> indices, const EvalOptions& options);
 
 // 0, 1, ..., dataset.size() - 1: every image, for Evaluate on a test set.

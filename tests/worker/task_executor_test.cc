@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/filter_search.h"
+#include "common/image_codec.h"
+#include "common/synthetic_dataset.h"
 #include "common/network_def_json.h"
 #include "common/resource_model.h"
 #include "common/synthetic_latency.h"
@@ -25,6 +28,7 @@ namespace {
 
 using ::netadapt::testing::IsOk;
 using ::netadapt::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::ElementsAreArray;
 using testing::FakeMasterConnection;
 using ::testing::HasSubstr;
@@ -330,6 +334,98 @@ TEST_F(TaskExecutorTest, FineTuneBadInputFailsTheTask) {
   task.set_dataset("synthetic:classes=4,shape=3x16x16,train=64,test=16");
   task.set_holdout_size(16);
   EXPECT_THAT(executor_.FineTune(task, {}), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// The synthetic set of kDataset written out as an image folder of PNG files.
+class ImageFolderTaskTest : public TaskExecutorTest {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           absl::StrCat("task_executor_image_folder_", ::getpid());
+    std::filesystem::remove_all(dir_);
+    common::SyntheticDatasetOptions options;
+    options.num_classes = 4;
+    options.channels = 1;
+    options.height = 16;
+    options.width = 16;
+    options.train_size = 192;
+    options.test_size = 40;
+    NETADAPT_ASSERT_OK_AND_ASSIGN(const common::DatasetSplits data,
+                                  common::MakeSyntheticDataset(options));
+    for (const auto& [split, images] :
+         {std::pair<const char*, const common::ImageDataset*>{"train", &data.train},
+          {"val", &data.test}}) {
+      for (int64_t i = 0; i < images->size(); ++i) {
+        const std::filesystem::path folder =
+            dir_ / split / absl::StrCat("class", images->labels[i]);
+        std::filesystem::create_directories(folder);
+        common::Image image;
+        image.width = 16;
+        image.height = 16;
+        image.channels = 1;
+        image.pixels.assign(images->Image(i), images->Image(i) + 256);
+        NETADAPT_ASSERT_OK_AND_ASSIGN(const std::string png, common::EncodePng(image));
+        std::ofstream(folder / absl::StrCat(i, ".png"), std::ios::binary) << png;
+      }
+    }
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Spec(absl::string_view extra = "") const {
+    return absl::StrCat("imagefolder:", dir_.string(),
+                        ",channels=1,random_resized_crop=0,flip=0,mean=0.5,std=0.25", extra);
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(ImageFolderTaskTest, FineTunesAndEvaluatesOnTheFolder) {
+  const std::string seed = SeedModel();
+  v1::EvaluateTask evaluate = EvaluateTask(seed);
+  evaluate.set_dataset(Spec());
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::TaskResult before, executor_.Evaluate(evaluate, {}));
+  EXPECT_EQ(before.examples(), 64);
+
+  v1::FineTuneTask task = testing::FineTuneTask(seed, 30);
+  task.set_dataset(Spec());
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::TaskResult tuned, executor_.FineTune(task, {}));
+  EXPECT_EQ(tuned.examples(), 30 * 32);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::TaskResult again, executor_.FineTune(task, {}));
+  EXPECT_EQ(again.model_digest(), tuned.model_digest());
+
+  evaluate.set_model_digest(tuned.model_digest());
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::TaskResult after, executor_.Evaluate(evaluate, {}));
+  EXPECT_LT(after.loss(), before.loss());
+  EXPECT_GT(after.accuracy(), before.accuracy());
+  evaluate.set_split(v1::EvaluateTask::TEST);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::TaskResult test, executor_.Evaluate(evaluate, {}));
+  EXPECT_EQ(test.examples(), 40);
+}
+
+TEST_F(ImageFolderTaskTest, BadFoldersAndCorruptFilesFailTheTaskNamingThem) {
+  const std::string seed = SeedModel();
+  v1::FineTuneTask task = testing::FineTuneTask(seed, 6);
+  std::filesystem::create_directories(dir_ / "train" / "class9");
+  task.set_dataset(Spec());
+  EXPECT_THAT(executor_.FineTune(task, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("dataset"), HasSubstr("class9"))));
+  std::filesystem::remove_all(dir_ / "train" / "class9");
+
+  const std::string broken = (dir_ / "train" / "class0" / "0.png").string();
+  std::ofstream(broken, std::ios::binary | std::ios::trunc) << "\x89PNG\r\n\x1a\n truncated";
+  // The folder takes its size from this first training image: the task fails at once.
+  EXPECT_THAT(executor_.FineTune(task, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(broken)));
+  // Skipped: left out of training (6 steps of 32 cover the 128 training images) or of the
+  // held-out evaluation, whichever split it fell in.
+  task.set_dataset(Spec(",skip_corrupt=1"));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::TaskResult tuned, executor_.FineTune(task, {}));
+  v1::EvaluateTask evaluate = EvaluateTask(tuned.model_digest());
+  evaluate.set_dataset(task.dataset());
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::TaskResult evaluated, executor_.Evaluate(evaluate, {}));
+  EXPECT_GT((6 * 32 - tuned.examples()) + (64 - evaluated.examples()), 0);
+  EXPECT_LE(tuned.examples(), 6 * 32);
 }
 
 TEST_F(TaskExecutorTest, FineTuneStopsWhenCancelled) {
