@@ -151,6 +151,17 @@ std::string AdaptedVsUniformText(const v1::Job& job) {
   return text;
 }
 
+std::string AtEqualResource(v1::ResourceType type) {
+  switch (type) {
+    case v1::RESOURCE_TYPE_FLOPS:
+      return "at equal MACs";
+    case v1::RESOURCE_TYPE_WEIGHTS:
+      return "at equal weights";
+    default:
+      return "at equal latency";
+  }
+}
+
 std::string UniformBaselineText(const v1::Job& job) {
   if (!job.has_uniform_baseline()) return "";
   const v1::UniformBaseline& baseline = job.uniform_baseline();
@@ -316,7 +327,8 @@ std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options) {
     add("seed -> final", absl::StrCat("test split: ", text));
   }
   if (const std::string text = AdaptedVsUniformText(job); !text.empty()) {
-    add("adapted vs uniform", absl::StrCat("at equal latency, test split: ", text));
+    add("adapted vs uniform",
+        absl::StrCat(AtEqualResource(type), ", test split: ", text));
   }
   const std::string created_age = Age(job.create_time(), options.now);
   add("created", absl::StrCat(FormatTimestamp(job.create_time(), options.zone),

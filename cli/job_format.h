@@ -65,6 +65,9 @@ std::string SeedVsFinalText(const v1::Job& job);
 // 4.02 ms": the final network against the uniform baseline at equal latency, on the test
 // split; "" until both are there.
 std::string AdaptedVsUniformText(const v1::Job& job);
+// "at equal latency" (LATENCY), "at equal MACs" (FLOPS), "at equal weights" (WEIGHTS): what
+// the uniform baseline is matched on.
+std::string AtEqualResource(v1::ResourceType type);
 // The uniform baseline's state in words: "x0.62, widths 8,24,40,10: 3.19 ms (measured 4.02
 // ms), accuracy 89.15% test" when done, else its state and reason; "" when the job has none.
 std::string UniformBaselineText(const v1::Job& job);

@@ -138,7 +138,8 @@ std::string RenderProgress(const v1::Job& job, const ProgressOptions& options) {
     lines.push_back(absl::StrCat("test split  ", text));
   }
   if (const std::string text = AdaptedVsUniformText(job); !text.empty()) {
-    lines.push_back(absl::StrCat("adapted vs uniform at equal latency, test split: ", text));
+    lines.push_back(absl::StrCat("adapted vs uniform ", AtEqualResource(type), ", test split: ",
+                                 text));
   } else if (const std::string uniform = UniformBaselineText(job); !uniform.empty()) {
     lines.push_back(absl::StrCat("uniform baseline  ", uniform));
   }
@@ -320,7 +321,8 @@ std::vector<std::string> ChangeLines(const v1::Job* previous, const v1::Job& cur
       }
       if (const std::string text = AdaptedVsUniformText(current); !text.empty()) {
         lines.push_back(
-            absl::StrCat(name, ": adapted vs uniform at equal latency, test split: ", text));
+            absl::StrCat(name, ": adapted vs uniform ", AtEqualResource(type), ", test split: ",
+                         text));
       } else if (const std::string uniform = UniformBaselineText(current); !uniform.empty()) {
         lines.push_back(absl::StrCat(name, ": uniform baseline ", uniform));
       }

@@ -344,8 +344,8 @@ std::string BaselineSection(const v1::Job& job) {
   std::string out;
   const std::string comparison = AdaptedVsUniformText(job);
   if (!comparison.empty()) {
-    absl::StrAppend(&out, "<p class=\"verdict\">Adapted vs uniform at equal latency, test split: ",
-                    Html(comparison), "</p>\n");
+    absl::StrAppend(&out, "<p class=\"verdict\">Adapted vs uniform ", AtEqualResource(type),
+                    ", test split: ", Html(comparison), "</p>\n");
   } else {
     absl::StrAppend(&out, "<p class=\"note\">Uniform baseline: ", Html(UniformBaselineText(job)),
                     "</p>\n");
@@ -831,7 +831,8 @@ std::string RenderReportHtml(const v1::Job& job, const ReportOptions& options) {
                   "training set, the seed's, the final model's and the baselines' also on the "
                   "test split. LUT latency is the sum of the per-layer look-up table entries; "
                   "measured latency is the whole network timed end to end on the device.</p>\n");
-  absl::StrAppend(&page, "<h2 id=\"baseline\">Adapted vs uniform at equal latency</h2>\n",
+  absl::StrAppend(&page, "<h2 id=\"baseline\">Adapted vs uniform ", AtEqualResource(type),
+                  "</h2>\n",
                   BaselineSection(job));
   absl::StrAppend(&page, "<h2 id=\"latency-accuracy\">",
                   IsLatency(type) ? "Latency vs accuracy" : "Resource vs accuracy", "</h2>\n",

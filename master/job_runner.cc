@@ -856,9 +856,13 @@ absl::StatusOr<JobRunner::Trained> JobRunner::TrainAndTest(const std::string& di
                                                            int64_t steps, int epochs,
                                                            FinishActivity& activity, int line) {
   const int iteration = spec_.max_iters() + 1;
+  // The line says what runs once a worker runs it; until then that the task waits for one.
   auto fine_tune = [&](int64_t task_steps, int task_epochs, const std::string& kind,
-                       const std::string& digest_in) -> absl::StatusOr<v1::TaskResult> {
+                       const std::string& digest_in,
+                       const std::string& doing) -> absl::StatusOr<v1::TaskResult> {
+    activity.Set(line, absl::StrCat(what, ": waiting for a worker to ", doing));
     return RunTask(kind, absl::StrCat(what, " ", kind), [&](const Attempt& attempt) {
+      activity.Set(line, absl::StrCat(what, ": ", doing));
       v1::FineTuneTask task;
       *task.mutable_header() = Header(iteration, block, kind, attempt);
       task.set_model_digest(digest_in);
@@ -877,23 +881,27 @@ absl::StatusOr<JobRunner::Trained> JobRunner::TrainAndTest(const std::string& di
   Trained trained;
   trained.digest = digest;
   if (steps > 0) {
-    activity.Set(line, absl::StrCat(what, ": fine-tuning ", steps, " steps"));
     // Its own kind: longer than a proposal's fine-tune, it must not look like a straggler.
-    NETADAPT_ASSIGN_OR_RETURN(v1::TaskResult tuned,
-                              fine_tune(steps, 0, "baseline fine-tune", trained.digest));
+    NETADAPT_ASSIGN_OR_RETURN(
+        v1::TaskResult tuned,
+        fine_tune(steps, 0, "baseline fine-tune", trained.digest,
+                  absl::StrCat("fine-tune ", steps, " steps")));
     trained.digest = tuned.model_digest();
   }
   if (epochs > 0) {
-    activity.Set(line, absl::StrCat(what, ": long-term fine-tuning (", epochs, " epochs)"));
-    NETADAPT_ASSIGN_OR_RETURN(v1::TaskResult tuned,
-                              fine_tune(0, epochs, "long-term fine-tune", trained.digest));
+    NETADAPT_ASSIGN_OR_RETURN(
+        v1::TaskResult tuned,
+        fine_tune(0, epochs, "long-term fine-tune", trained.digest,
+                  absl::StrCat("fine-tune long-term (", epochs,
+                               epochs == 1 ? " epoch)" : " epochs)")));
     trained.digest = tuned.model_digest();
   }
-  activity.Set(line, absl::StrCat(what, ": evaluating on the test split"));
+  activity.Set(line, absl::StrCat(what, ": waiting for a worker to evaluate on the test split"));
   NETADAPT_ASSIGN_OR_RETURN(
       v1::TaskResult evaluated,
       RunTask("evaluate test", absl::StrCat(what, " evaluate on the test split"),
               [&](const Attempt& attempt) {
+                activity.Set(line, absl::StrCat(what, ": evaluate on the test split"));
                 v1::EvaluateTask task;
                 *task.mutable_header() = Header(iteration, block, "evaluate test", attempt);
                 task.set_model_digest(trained.digest);
@@ -983,9 +991,10 @@ absl::Status JobRunner::Finish(Current& current) {
   });
   if (thinning) {
     chains.emplace_back([&] {
-      activity.Set(2, "uniform baseline: pruning");
+      activity.Set(2, "uniform baseline: waiting for a worker to prune");
       absl::StatusOr<v1::TaskResult> pruned = RunTask(
           "simplify", "uniform baseline prune", [&](const Attempt& attempt) {
+            activity.Set(2, "uniform baseline: prune");
             v1::SimplifyTask task;
             *task.mutable_header() =
                 Header(spec_.max_iters() + 1, kUniformBlock, "simplify", attempt);

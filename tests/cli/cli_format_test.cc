@@ -320,6 +320,14 @@ TEST(FormatTest, FinishedJobComparesOnTheTestSplit) {
                    "89.15% (-0.26 points); LUT 15.50 ms vs 15.25 ms, measured 16.50 ms vs "
                    "16.25 ms"}));
 
+  // Matched on MACs in a FLOPS job, and said so.
+  v1::Job flops = job;
+  flops.mutable_spec()->set_resource_type(v1::RESOURCE_TYPE_FLOPS);
+  EXPECT_THAT(FormatJobDetails(flops, At(500)),
+              HasSubstr("adapted vs uniform  at equal MACs, test split: accuracy 88.89% vs "
+                        "89.15% (-0.26 points); 16 MAC vs 15 MAC, measured 16.50 ms vs "
+                        "16.25 ms\n"));
+
   // A seed without a test accuracy (an older master): no comparison across splits.
   v1::Job old = job;
   old.mutable_seed()->clear_test_accuracy();
