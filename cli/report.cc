@@ -355,15 +355,20 @@ std::string BaselineSection(const v1::Job& job) {
     if (p.test <= 0) continue;
     const v1::ModelResult& r = *p.result;
     std::string training = "-";
+    const int epochs = job.spec().long_term_fine_tune_epochs();
+    const std::string long_term =
+        epochs > 0 ? absl::StrCat(" + ", epochs, epochs == 1 ? " epoch" : " epochs") : "";
     if (p.label == "final") {
-      training = absl::StrCat(job.history_size(), " iterations' short-term fine-tuning",
-                              job.spec().long_term_fine_tune_epochs() > 0
-                                  ? absl::StrCat(" + ", job.spec().long_term_fine_tune_epochs(),
-                                                 " long-term epochs")
-                                  : "");
+      training = absl::StrCat(job.history_size(), " x ",
+                              job.spec().short_term_fine_tune_iteration(),
+                              " steps (its iterations)", long_term);
     } else if (p.label == "uniform" || p.label == "seed trained alike") {
-      training = absl::StrCat(baseline.fine_tune_steps(), " steps + ",
-                              baseline.fine_tune_epochs(), " epochs");
+      const int baseline_epochs = baseline.fine_tune_epochs();
+      training = absl::StrCat(baseline.fine_tune_steps(), " steps",
+                              baseline_epochs > 0
+                                  ? absl::StrCat(" + ", baseline_epochs,
+                                                 baseline_epochs == 1 ? " epoch" : " epochs")
+                                  : "");
     } else if (p.label == "seed") {
       training = "none";
     }

@@ -262,7 +262,7 @@ TEST(ReportTest, PageCarriesEveryNumberOfTheJob) {
                            "86.50% (+0.49 points); LUT 9.75 ms vs 9.70 ms, measured 10.50 ms vs "
                            "10.40 ms",
                            "<td>uniform baseline</td>", "<td>seed trained alike</td>",
-                           "<td>300 steps + 1 epochs</td>", "(x0.562)", "best of 5"}) {
+                           "<td>300 steps + 1 epoch</td>", "(x0.562)", "best of 5"}) {
     EXPECT_THAT(page, HasSubstr(text));
   }
   // The header, escaped.
