@@ -35,7 +35,7 @@ def main():
     parser.add_argument("-o", "--output", required=True, help="ONNX file to write")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--lr", type=float, default=0.05, help="SGD, decayed linearly to 0")
     parser.add_argument("--random-weights", action="store_true", help="do not train")
     parser.add_argument("--width", type=int, default=16, help="base width (default 16)")
     parser.add_argument("--classes", type=int, default=10)
@@ -56,10 +56,15 @@ def main():
                                     weight_decay=5e-4, nesterov=True)
         model.train()
         start = time.time()
+        steps_per_epoch = (len(images) + args.batch_size - 1) // args.batch_size
+        step, total = 0, args.epochs * steps_per_epoch
         for epoch in range(args.epochs):
             order = torch.randperm(len(images))
             correct = 0
             for i in range(0, len(images), args.batch_size):
+                for group in optimizer.param_groups:  # linear decay to 0
+                    group["lr"] = args.lr * (1 - step / total)
+                step += 1
                 batch = order[i:i + args.batch_size]
                 logits = model(images[batch])
                 loss = F.cross_entropy(logits, labels[batch])

@@ -4,7 +4,7 @@
 # adapted by a local cluster to half its measured latency on this CPU, exported back to ONNX
 # and run again in PyTorch.
 #
-#   scripts/own-model-demo.sh          about 5 minutes on 2 cores (the first time: also the build)
+#   scripts/own-model-demo.sh          about 4 minutes on 2 cores (plus the build the first time)
 #
 # Steps, each a command a user would type:
 #   1. Fashion-MNIST (Debian's dataset-fashion-mnist) written out as an image folder of PNG and
@@ -19,8 +19,10 @@
 #   5. `netadapt export --format onnx`, then the adapted network rebuilt in PyTorch from that
 #      file (examples/run_adapted.py: ResidualCNN.from_state_dict), its logits checked against
 #      the ONNX graph itself (tests/torch/onnx_reference.py, NumPy), its accuracy measured;
-#   6. a table, seed vs adapted: measured latency, test accuracy (the job's, LibTorch, and
-#      PyTorch's on the exported ONNX files), weights, MACs.
+#   6. a table, seed vs adapted vs the job's uniform baseline (the seed thinned by one width
+#      multiplier to the adapted network's latency, trained alike) vs the seed trained alike:
+#      measured latency, test accuracy (the job's, LibTorch; and for seed and adapted, PyTorch's
+#      on the ONNX files), weights, MACs.
 # Leaves everything in $NETADAPT_OWN_OUT (default out/own-model): images/, seed.onnx,
 # seed.json, seed.ckpt, adapted.onnx, adapted.json, adapted.ckpt, job.json, summary.txt,
 # cluster/ (logs). A second run reuses the images and seed.onnx.
@@ -74,7 +76,7 @@ eval "$(grep '^export ' <<< "$started")"
 job=$("$cli" --output json submit --onnx "$out/seed.onnx" --dataset "$dataset" \
       --budget-ratio 0.5 --budget-metric measured --holdout-size 2000 --batch-size 64 \
       --finetune-lr 0.01 --reduction-ratio 0.15 --decay 0.96 --short-term-steps 80 \
-      --long-term-epochs 1 --channel-step 4 --seed 1 --no-uniform-baseline \
+      --long-term-epochs 1 --channel-step 4 --seed 1 \
       --display-name "own model (budget 0.5 of measured latency)" \
       | sed -n 's/.*"name": *"\(jobs\/[0-9]*\)".*/\1/p' | head -1)
 "$cli" watch "$job"
@@ -106,28 +108,36 @@ def torch_accuracy(path):
             return float(line.split("=")[1])
     return 0.0
 pytorch = [torch_accuracy(sys.argv[2]), torch_accuracy(sys.argv[3])]
+baseline = job.get("uniform_baseline", {})
+uniform, trained = baseline.get("result", {}), baseline.get("seed_fine_tuned", {})
+models = [seed, final, uniform, trained]
 def pct(a): return f"{100 * a:.2f}%" if a else "-"
-ms = [r.get("measured_latency_ms", 0.0) for r in (seed, final)]
-lut = [r.get("resource", 0.0) for r in (seed, final)]
+ms = [r.get("measured_latency_ms", 0.0) for r in models]
 rows = [
     ("measured latency (ms)", [f"{m:.3f}" if m else "-" for m in ms]),
-    ("  / seed", ["1.00", f"{ms[1] / ms[0]:.2f}" if ms[0] and ms[1] else "-"]),
-    ("LUT latency (ms)", [f"{v:.3f}" if v else "-" for v in lut]),
-    ("test accuracy (job)", [pct(seed.get("test_accuracy", 0)),
-                             pct(final.get("test_accuracy", final.get("accuracy", 0)))]),
-    ("test accuracy (PyTorch)", [pct(a) for a in pytorch]),
-    ("weights", [str(r.get("weights", "-")) for r in (seed, final)]),
-    ("MACs", [str(r.get("macs", "-")) for r in (seed, final)]),
+    ("  / seed", [f"{m / ms[0]:.2f}" if m and ms[0] else "-" for m in ms]),
+    ("LUT latency (ms)", [f"{r['resource']:.3f}" if r.get("resource") else "-" for r in models]),
+    ("test accuracy (job)", [pct(r.get("test_accuracy", 0)) for r in models]),
+    ("test accuracy (PyTorch)", [pct(a) for a in pytorch] + ["-", "-"]),
+    ("weights", [str(r.get("weights", "-")) for r in models]),
+    ("MACs", [str(r.get("macs", "-")) for r in models]),
 ]
-print(f"\n{'2000 test images':26}{'seed':>14}{'adapted':>14}")
+names = ["seed", "adapted", "uniform", "seed trained alike"]
+print(f"\n{'2000 test images':24}" + "".join(f"{n:>19}" for n in names))
 for name, cells in rows:
-    print(f"{name:26}" + "".join(f"{c:>14}" for c in cells))
-print(f"{'adapted widths':26}{' '.join(map(str, final.get('widths', [])))}")
+    print(f"{name:24}" + "".join(f"{c:>19}" for c in cells))
+for name, r in zip(names[:3], models[:3]):
+    print(f"{name + ' widths':24}{' '.join(map(str, r.get('widths', [])))}")
 print(f"\n{len(job.get('history', []))} iterations; budget {job.get('budget', 0):.3f} ms "
       f"(0.5 of the seed's measured latency); measured: the fastest of "
-      f"{seed.get('measured_latency_runs', 0)} end-to-end runs each on this CPU, one thread")
+      f"{seed.get('measured_latency_runs', 0)} end-to-end runs each on this CPU, one thread, "
+      "taken alternately at the end of the job")
+if baseline.get("state") == "SUCCEEDED":
+    print(f"uniform: x{baseline.get('width_multiplier', 0):.3f} on every block; it and the seed "
+          f"trained alike got {baseline.get('fine_tune_steps', 0)} steps + "
+          f"{baseline.get('fine_tune_epochs', 0)} epoch(s), as the adapted network's lineage")
 print("test accuracy (job): LibTorch on the workers; (PyTorch): examples/residual_cnn.py "
-      "rebuilt from the ONNX files (seed.onnx, adapted.onnx)")
+      "rebuilt from seed.onnx and adapted.onnx")
 PY
 echo
 echo "outputs in $out"
