@@ -46,13 +46,15 @@ ABSL_FLAG(int, images, 512, "JPEGs to make (in 8 class folders)");
 ABSL_FLAG(int, width, 500, "JPEG width");
 ABSL_FLAG(int, height, 375, "JPEG height");
 ABSL_FLAG(int, quality, 90, "JPEG quality");
-ABSL_FLAG(std::string, threads, "", "loader thread counts to time, comma-separated; empty = 1 "
-                                    "and the number of cores");
+ABSL_FLAG(std::string, threads, "",
+          "loader thread counts to time, comma-separated; empty = 1 "
+          "and the number of cores");
 ABSL_FLAG(int, batch, 128, "images per loaded batch");
 ABSL_FLAG(int, batches, 8, "timed batches per thread count (after one warm-up batch)");
 ABSL_FLAG(int, crop, 224, "output size (crop=N; resize=N*8/7 for evaluation)");
-ABSL_FLAG(std::string, model, "resnet18", "zoo model whose training step to time at crop x crop "
-                                          "on --device; empty to skip");
+ABSL_FLAG(std::string, model, "resnet18",
+          "zoo model whose training step to time at crop x crop "
+          "on --device; empty to skip");
 ABSL_FLAG(std::string, device, "cpu", "cpu or cuda:N, for the training step");
 ABSL_FLAG(int, train_batch, 32, "training batch size");
 ABSL_FLAG(int, train_steps, 4, "timed training steps (after 1 warm-up step)");
@@ -244,13 +246,10 @@ void TimeTraining(const common::ImageFolder& folder, double loader_per_core) {
   const engine::TrainSummary from_memory =
       OrDie(engine::FineTune(in_memory, memory, memory_indices, steps, sgd));
 
-  std::printf("\ntraining step, %s at %dx%d on %s, batch %d, %d steps (%s):\n",
-              model_name.c_str(), crop, crop, device.c_str(), batch, steps,
-              engine::TorchBuildDescription().c_str());
-  std::printf("  batches from the image folder  %8.1f images/s\n",
-              from_folder.examples_per_second);
-  std::printf("  batches already in memory      %8.1f images/s\n",
-              from_memory.examples_per_second);
+  std::printf("\ntraining step, %s at %dx%d on %s, batch %d, %d steps (%s):\n", model_name.c_str(),
+              crop, crop, device.c_str(), batch, steps, engine::TorchBuildDescription().c_str());
+  std::printf("  batches from the image folder  %8.1f images/s\n", from_folder.examples_per_second);
+  std::printf("  batches already in memory      %8.1f images/s\n", from_memory.examples_per_second);
   std::printf("  ratio                          %8.2f\n",
               from_folder.examples_per_second / from_memory.examples_per_second);
   std::printf("  loader cores to keep up        %8.3f (at %.0f images per CPU-second)\n",
@@ -260,15 +259,15 @@ void TimeTraining(const common::ImageFolder& folder, double loader_per_core) {
 int Run() {
   namespace fs = std::filesystem;
   const bool temporary = absl::GetFlag(FLAGS_dir).empty();
-  const fs::path root = temporary ? fs::temp_directory_path() /
-                                        absl::StrCat("netadapt-data-bench-", ::getpid())
-                                  : fs::path(absl::GetFlag(FLAGS_dir));
+  const fs::path root =
+      temporary ? fs::temp_directory_path() / absl::StrCat("netadapt-data-bench-", ::getpid())
+                : fs::path(absl::GetFlag(FLAGS_dir));
   const Clock::time_point made = Clock::now();
   const double mean_bytes = MakeFolder(root);
   std::printf("%d JPEGs of %dx%d (quality %d, mean %.0f KB) made in %.1f s in %s\n",
-              absl::GetFlag(FLAGS_images), absl::GetFlag(FLAGS_width),
-              absl::GetFlag(FLAGS_height), absl::GetFlag(FLAGS_quality), mean_bytes / 1024,
-              Seconds(made), root.string().c_str());
+              absl::GetFlag(FLAGS_images), absl::GetFlag(FLAGS_width), absl::GetFlag(FLAGS_height),
+              absl::GetFlag(FLAGS_quality), mean_bytes / 1024, Seconds(made),
+              root.string().c_str());
 
   const int crop = absl::GetFlag(FLAGS_crop);
   common::ImageFolderOptions options;  // RandomResizedCrop + flip + ImageNet normalisation.

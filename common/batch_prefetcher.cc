@@ -84,8 +84,8 @@ void BatchPrefetcher::Work() {
         claim_image_ = 0;
       }
     }
-    absl::StatusOr<int32_t> label =
-        source_.Load(index, augment, seed, absl::MakeSpan(out, static_cast<size_t>(image_elements_)));
+    absl::StatusOr<int32_t> label = source_.Load(
+        index, augment, seed, absl::MakeSpan(out, static_cast<size_t>(image_elements_)));
     absl::MutexLock lock(&mu_);
     if (label.ok()) {
       slot->labels[static_cast<size_t>(image)] = *label;
@@ -104,12 +104,12 @@ absl::StatusOr<PrefetchedBatch> BatchPrefetcher::Next() {
   absl::MutexLock lock(&mu_);
   if (!failure_.ok()) return failure_;
   if (consumed_ >= num_batches_) {
-    return absl::OutOfRangeError(absl::StrCat("all ", num_batches_, " batches of ",
-                                              source_.name(), " were handed out"));
+    return absl::OutOfRangeError(
+        absl::StrCat("all ", num_batches_, " batches of ", source_.name(), " were handed out"));
   }
   const int64_t batch = consumed_++;
   Slot& slot = SlotOf(batch);
-  auto ready = [this, &slot, batch]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  auto ready = [&slot, batch]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return slot.batch == batch && slot.loaded == static_cast<int64_t>(slot.request.indices.size());
   };
   mu_.Await(absl::Condition(&ready));

@@ -79,7 +79,9 @@ class BatchPrefetcher {
   };
 
   void Work() ABSL_LOCKS_EXCLUDED(mu_);
-  Slot& SlotOf(int64_t batch) { return slots_[static_cast<size_t>(batch % slots_.size())]; }
+  Slot& SlotOf(int64_t batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return slots_[static_cast<size_t>(batch % slots_.size())];
+  }
 
   const ImageSource& source_;
   const int64_t num_batches_;

@@ -6,9 +6,10 @@
 #include "common/image_codec.h"
 
 // clang-format off: jpeglib.h needs <cstdio> (FILE) first.
-#include <cstdio>
-#include <jpeglib.h>
 #include <jerror.h>
+#include <jpeglib.h>
+
+#include <cstdio>
 // clang-format on
 #include <png.h>
 
@@ -101,7 +102,8 @@ uint8_t Luma(int r, int g, int b) {
 int JpegScale(int region_width, int region_height, int min_width, int min_height) {
   if (min_width <= 0 && min_height <= 0) return 8;
   for (int m = 1; m < 8; ++m) {
-    if (int64_t{region_width} * m / 8 >= min_width && int64_t{region_height} * m / 8 >= min_height) {
+    if (int64_t{region_width} * m / 8 >= min_width &&
+        int64_t{region_height} * m / 8 >= min_height) {
       return m;
     }
   }
@@ -427,11 +429,12 @@ bool RunJpegEncode(JpegEncodeState* s) {
 absl::Status CheckEncodable(const Image& image, absl::string_view format) {
   if (image.width <= 0 || image.height <= 0 || (image.channels != 1 && image.channels != 3) ||
       image.pixels.size() != static_cast<size_t>(image.width) * image.height * image.channels) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        format, " encoding needs a non-empty 1- or 3-channel image with width*height*channels "
-                "bytes, got ",
-        image.width, "x", image.height, "x", image.channels, " with ", image.pixels.size(),
-        " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(format,
+                     " encoding needs a non-empty 1- or 3-channel image with width*height*channels "
+                     "bytes, got ",
+                     image.width, "x", image.height, "x", image.channels, " with ",
+                     image.pixels.size(), " bytes"));
   }
   return absl::OkStatus();
 }
@@ -478,8 +481,8 @@ absl::StatusOr<ImageHeader> ReadImageHeader(absl::string_view bytes, absl::strin
 absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes, absl::string_view name,
                                          const DecodeOptions& options) {
   if (options.channels != 1 && options.channels != 3) {
-    return ImageError(name, absl::StrCat("cannot decode to ", options.channels,
-                                         " channels (1 or 3)"));
+    return ImageError(name,
+                      absl::StrCat("cannot decode to ", options.channels, " channels (1 or 3)"));
   }
   switch (SniffImageFormat(bytes)) {
     case ImageFormat::kJpeg: {
@@ -509,8 +512,7 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes, absl::string_v
            int64_t{options.region_y} + rh > result.full_height)) {
         return ImageError(name, absl::StrCat("region ", rw, "x", rh, "+", options.region_x, "+",
                                              options.region_y, " is outside the ",
-                                             result.full_width, "x", result.full_height,
-                                             " image"));
+                                             result.full_width, "x", result.full_height, " image"));
       }
       return std::move(state->result);
     }
@@ -523,7 +525,8 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes, absl::string_v
 absl::StatusOr<std::string> EncodeJpeg(const Image& image, int quality) {
   if (absl::Status checked = CheckEncodable(image, "JPEG"); !checked.ok()) return checked;
   if (quality < 1 || quality > 100) {
-    return absl::InvalidArgumentError(absl::StrCat("JPEG quality ", quality, " is outside [1, 100]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("JPEG quality ", quality, " is outside [1, 100]"));
   }
   auto state = std::make_unique<JpegEncodeState>();
   state->image = &image;
@@ -540,7 +543,8 @@ absl::StatusOr<std::string> EncodePng(const Image& image) {
   if (absl::Status checked = CheckEncodable(image, "PNG"); !checked.ok()) return checked;
   auto state = std::make_unique<PngWriteState>();
   state->image = &image;
-  if (!RunPngEncode(state.get())) return absl::InternalError(absl::StrCat("libpng: ", state->message));
+  if (!RunPngEncode(state.get()))
+    return absl::InternalError(absl::StrCat("libpng: ", state->message));
   return std::move(state->out);
 }
 

@@ -71,7 +71,7 @@ struct DecodeOptions {
 // Pixels of an image, possibly a scaled part of it.
 struct DecodedImage {
   Image image;
-  int full_width = 0;   // The file's size.
+  int full_width = 0;  // The file's size.
   int full_height = 0;
   // Full-resolution position (u, v) (in pixels, continuous: pixel (i, j) covers
   // [i, i + 1) x [j, j + 1)) is position (u * scale - offset_x, v * scale - offset_y) of

@@ -1,5 +1,7 @@
 #include "common/image_folder.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -7,8 +9,6 @@
 #include <map>
 #include <random>
 #include <system_error>
-
-#include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -90,10 +90,10 @@ absl::Status CheckNoEmptyClass(const fs::path& split, const ClassFiles& classes)
     if (files.empty()) empty.push_back(name);
   }
   if (!empty.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "imagefolder ", split.string(), ": class folder", empty.size() > 1 ? "s " : " ",
-        absl::StrJoin(empty, ", "), " hold", empty.size() > 1 ? "" : "s",
-        " no .jpg, .jpeg or .png image"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("imagefolder ", split.string(), ": class folder",
+                     empty.size() > 1 ? "s " : " ", absl::StrJoin(empty, ", "), " hold",
+                     empty.size() > 1 ? "" : "s", " no .jpg, .jpeg or .png image"));
   }
   return absl::OkStatus();
 }
@@ -249,9 +249,9 @@ absl::StatusOr<std::unique_ptr<ImageFolder>> ImageFolder::Open(const std::string
     return absl::InvalidArgumentError(problem);
   }
   if (options.classes > 0 && static_cast<size_t>(options.classes) != train.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("imagefolder ", directory, ": has ",
-                                                   train.size(), " classes, the spec says classes=",
-                                                   options.classes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("imagefolder ", directory, ": has ", train.size(),
+                     " classes, the spec says classes=", options.classes));
   }
 
   std::unique_ptr<ImageFolder> folder(new ImageFolder(directory, options));
@@ -265,7 +265,8 @@ absl::StatusOr<std::unique_ptr<ImageFolder>> ImageFolder::Open(const std::string
   }
   NETADAPT_RETURN_IF_ERROR(
       KeepRandomSubset(limits.max_train, kTrainSubsetSeed, &folder->train_.files_));
-  NETADAPT_RETURN_IF_ERROR(KeepRandomSubset(limits.max_test, kTestSubsetSeed, &folder->test_.files_));
+  NETADAPT_RETURN_IF_ERROR(
+      KeepRandomSubset(limits.max_test, kTestSubsetSeed, &folder->test_.files_));
 
   std::vector<float> mean;
   std::vector<float> std;

@@ -168,8 +168,7 @@ absl::Status ResampleToTensor(const DecodedImage& decoded, const CropBox& box, i
   }
   if (norm.scale.size() != static_cast<size_t>(channels) || norm.bias.size() != norm.scale.size()) {
     return absl::InvalidArgumentError(absl::StrCat("resample: normalisation of ", norm.scale.size(),
-                                                   " channels for a ", channels,
-                                                   "-channel image"));
+                                                   " channels for a ", channels, "-channel image"));
   }
   if (!(box.width > 0) || !(box.height > 0) || image.width <= 0 || image.height <= 0) {
     return absl::InvalidArgumentError("resample: empty box or image");

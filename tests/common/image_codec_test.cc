@@ -172,8 +172,8 @@ TEST(ImageCodecTest, JpegRegionMatchesTheFullDecode) {
   for (int y = 77; y < 127; ++y) {
     for (int x = 101; x < 191; ++x) {
       for (int c = 0; c < 3; ++c) {
-        differences += part.image.Pixel(x - part.offset_x, y - part.offset_y)[c] !=
-                       full.image.Pixel(x, y)[c];
+        differences +=
+            part.image.Pixel(x - part.offset_x, y - part.offset_y)[c] != full.image.Pixel(x, y)[c];
       }
     }
   }

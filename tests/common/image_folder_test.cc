@@ -68,8 +68,7 @@ TEST_F(ImageFolderTest, ClassesSortedFilesSortedLabelsByClass) {
   Write("train/a/notes.txt", "not an image");
   std::filesystem::create_directories(dir_ / "train/.ipynb_checkpoints");
   Write("train/README", "a file next to the class folders");
-  NETADAPT_ASSERT_OK_AND_ASSIGN(std::unique_ptr<ImageFolder> folder,
-                                ImageFolder::Open(Root(), {}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::unique_ptr<ImageFolder> folder, ImageFolder::Open(Root(), {}));
   EXPECT_THAT(folder->classes(), ElementsAre("a", "b"));
   const ImageFolderSplit& train = folder->train();
   ASSERT_EQ(train.size(), 5);
@@ -79,8 +78,8 @@ TEST_F(ImageFolderTest, ClassesSortedFilesSortedLabelsByClass) {
     names.push_back(std::filesystem::path(file.path).lexically_relative(dir_).string());
     labels.push_back(file.label);
   }
-  EXPECT_THAT(names, ElementsAre("train/a/x.png", "train/a/y.png", "train/b/1.png",
-                                 "train/b/2.jpg", "train/b/sub/3.PNG"));
+  EXPECT_THAT(names, ElementsAre("train/a/x.png", "train/a/y.png", "train/b/1.png", "train/b/2.jpg",
+                                 "train/b/sub/3.PNG"));
   EXPECT_THAT(labels, ElementsAre(0, 0, 1, 1, 1));
   EXPECT_EQ(folder->test().size(), 2);
   EXPECT_EQ(train.num_classes(), 2);
@@ -93,8 +92,7 @@ TEST_F(ImageFolderTest, ClassesSortedFilesSortedLabelsByClass) {
 TEST_F(ImageFolderTest, UsesTestWhenThereIsNoVal) {
   WriteImage("train/a/1.png", Flat(4, 4, 1, 1));
   WriteImage("test/a/1.png", Flat(4, 4, 1, 1));
-  NETADAPT_ASSERT_OK_AND_ASSIGN(std::unique_ptr<ImageFolder> folder,
-                                ImageFolder::Open(Root(), {}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::unique_ptr<ImageFolder> folder, ImageFolder::Open(Root(), {}));
   EXPECT_THAT(folder->test().name(), HasSubstr("test"));
 }
 
@@ -102,8 +100,8 @@ TEST_F(ImageFolderTest, LayoutErrorsComeBeforeAnythingIsDecoded) {
   EXPECT_THAT(ImageFolder::Open((dir_ / "missing").string(), {}),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing")));
   std::filesystem::create_directories(dir_ / "train");
-  EXPECT_THAT(ImageFolder::Open(Root(), {}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("val/ and test/ are missing")));
+  EXPECT_THAT(ImageFolder::Open(Root(), {}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                      HasSubstr("val/ and test/ are missing")));
   std::filesystem::create_directories(dir_ / "val");
   EXPECT_THAT(ImageFolder::Open(Root(), {}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no class folders")));
@@ -159,8 +157,7 @@ TEST_F(ImageFolderTest, LoadsAtTheImagesOwnSizeNormalised) {
 TEST_F(ImageFolderTest, DefaultNormalisationIsImageNets) {
   WriteImage("train/a/1.png", Flat(4, 4, 3, 0));
   WriteImage("val/a/1.png", Flat(4, 4, 3, 0));
-  NETADAPT_ASSERT_OK_AND_ASSIGN(std::unique_ptr<ImageFolder> folder,
-                                ImageFolder::Open(Root(), {}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::unique_ptr<ImageFolder> folder, ImageFolder::Open(Root(), {}));
   std::vector<float> out(3 * 16);
   ASSERT_THAT(folder->train().Load(0, false, 0, absl::MakeSpan(out)), IsOk());
   EXPECT_FLOAT_EQ(out[0], -0.485f / 0.229f);
@@ -205,8 +202,7 @@ TEST_F(ImageFolderTest, ImagesOfAnotherSizeFailWithoutResize) {
   WriteImage("train/a/1.png", Flat(8, 8, 3, 1));
   WriteImage("train/a/2.png", Flat(9, 8, 3, 1));
   WriteImage("val/a/1.png", Flat(8, 8, 3, 1));
-  NETADAPT_ASSERT_OK_AND_ASSIGN(std::unique_ptr<ImageFolder> folder,
-                                ImageFolder::Open(Root(), {}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::unique_ptr<ImageFolder> folder, ImageFolder::Open(Root(), {}));
   std::vector<float> out(3 * 64);
   EXPECT_THAT(folder->train().Load(1, false, 0, absl::MakeSpan(out)),
               StatusIs(absl::StatusCode::kInvalidArgument,
@@ -240,8 +236,7 @@ TEST_F(ImageFolderTest, CorruptImageFailsNamingTheFileUnlessSkipped) {
   NETADAPT_ASSERT_OK_AND_ASSIGN(const std::string good, EncodeJpeg(Flat(8, 6, 3, 20), 95));
   const std::string broken = Write("train/b/2.jpg", good.substr(0, good.size() / 2));
   Write("train/a/y.png", "this is no PNG");
-  NETADAPT_ASSERT_OK_AND_ASSIGN(std::unique_ptr<ImageFolder> folder,
-                                ImageFolder::Open(Root(), {}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::unique_ptr<ImageFolder> folder, ImageFolder::Open(Root(), {}));
   std::vector<float> out(3 * 48);
   EXPECT_THAT(folder->train().Load(3, false, 0, absl::MakeSpan(out)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(broken)));
@@ -283,7 +278,8 @@ TEST_F(ImageFolderTest, FirstImageUnreadableForTheSizeIsAClearError) {
 
 TEST_F(ImageFolderTest, MaxTrainKeepsARandomSubsetInFolderOrder) {
   for (int c = 0; c < 4; ++c) {
-    for (int i = 0; i < 10; ++i) WriteImage(absl::StrCat("train/c", c, "/", i, ".png"), Flat(2, 2, 1, i));
+    for (int i = 0; i < 10; ++i)
+      WriteImage(absl::StrCat("train/c", c, "/", i, ".png"), Flat(2, 2, 1, i));
     WriteImage(absl::StrCat("val/c", c, "/0.png"), Flat(2, 2, 1, 0));
   }
   DatasetLimits limits;

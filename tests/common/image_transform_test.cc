@@ -96,9 +96,9 @@ TEST(ImageTransformTest, CenterCropBoxIsResizeThenCenterCrop) {
 
 TEST(ImageTransformTest, SameSizeIsAnExactCopyNormalised) {
   const DecodedImage image = Decoded(Ramp(6, 4));
-  NETADAPT_ASSERT_OK_AND_ASSIGN(
-      const Normalization norm,
-      MakeNormalization(std::vector<float>{0.5f, 0.25f, 0.0f}, std::vector<float>{0.5f, 1.0f, 2.0f}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const Normalization norm,
+                                MakeNormalization(std::vector<float>{0.5f, 0.25f, 0.0f},
+                                                  std::vector<float>{0.5f, 1.0f, 2.0f}));
   std::vector<float> out(3 * 4 * 6);
   ASSERT_THAT(ResampleToTensor(image, CropBox{0, 0, 6, 4}, 6, 4, false, norm, absl::MakeSpan(out)),
               IsOk());
@@ -115,8 +115,9 @@ TEST(ImageTransformTest, SameSizeIsAnExactCopyNormalised) {
   for (int x = 0; x < 6; ++x) EXPECT_FLOAT_EQ(out[1 * 24 + 2 * 6 + x], 200 - (5 - x));
   // A sub-box on whole pixels is also copied: rows 1..2, columns 2..4.
   std::vector<float> part(3 * 2 * 3);
-  ASSERT_THAT(ResampleToTensor(image, CropBox{2, 1, 3, 2}, 3, 2, false, Raw(3), absl::MakeSpan(part)),
-              IsOk());
+  ASSERT_THAT(
+      ResampleToTensor(image, CropBox{2, 1, 3, 2}, 3, 2, false, Raw(3), absl::MakeSpan(part)),
+      IsOk());
   EXPECT_FLOAT_EQ(part[0], 2 + 10);
   EXPECT_FLOAT_EQ(part[5], 4 + 20);
 }
@@ -133,8 +134,9 @@ TEST(ImageTransformTest, DownscalingAveragesAndKeepsLinearRamps) {
   }
   const DecodedImage image = Decoded(ramp);
   std::vector<float> out(32 * 4);
-  ASSERT_THAT(ResampleToTensor(image, CropBox{0, 0, 64, 8}, 32, 4, false, Raw(1), absl::MakeSpan(out)),
-              IsOk());
+  ASSERT_THAT(
+      ResampleToTensor(image, CropBox{0, 0, 64, 8}, 32, 4, false, Raw(1), absl::MakeSpan(out)),
+      IsOk());
   for (int x = 2; x < 30; ++x) {
     // Output pixel x covers source [2x, 2x + 2): centre 2x + 1, value 3 * (2x + 0.5).
     EXPECT_NEAR(out[2 * 32 + x], 3 * (2 * x + 0.5), 1e-3) << x;
@@ -191,19 +193,23 @@ TEST(ImageTransformTest, MapsBoxesThroughTheDecodedScaleAndOffset) {
   std::vector<float> from_half(8 * 4);
   ASSERT_THAT(ResampleToTensor(Decoded(full), box, 8, 4, false, Raw(1), absl::MakeSpan(from_full)),
               IsOk());
-  ASSERT_THAT(ResampleToTensor(scaled, box, 8, 4, false, Raw(1), absl::MakeSpan(from_half)), IsOk());
+  ASSERT_THAT(ResampleToTensor(scaled, box, 8, 4, false, Raw(1), absl::MakeSpan(from_half)),
+              IsOk());
   for (size_t i = 0; i < from_full.size(); ++i) EXPECT_NEAR(from_half[i], from_full[i], 1.0) << i;
 }
 
 TEST(ImageTransformTest, RejectsBadArguments) {
   const DecodedImage image = Decoded(Ramp(6, 4));
   std::vector<float> out(3 * 4 * 6);
-  EXPECT_THAT(ResampleToTensor(image, CropBox{0, 0, 6, 4}, 6, 3, false, Raw(3), absl::MakeSpan(out)),
-              StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(ResampleToTensor(image, CropBox{0, 0, 6, 4}, 6, 4, false, Raw(1), absl::MakeSpan(out)),
-              StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(ResampleToTensor(image, CropBox{0, 0, 0, 4}, 6, 4, false, Raw(3), absl::MakeSpan(out)),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      ResampleToTensor(image, CropBox{0, 0, 6, 4}, 6, 3, false, Raw(3), absl::MakeSpan(out)),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      ResampleToTensor(image, CropBox{0, 0, 6, 4}, 6, 4, false, Raw(1), absl::MakeSpan(out)),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      ResampleToTensor(image, CropBox{0, 0, 0, 4}, 6, 4, false, Raw(3), absl::MakeSpan(out)),
+      StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(MakeNormalization(std::vector<float>{0.5f}, std::vector<float>{0.0f}),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(MakeNormalization(std::vector<float>{0.5f, 0.5f}, std::vector<float>{1.0f}),

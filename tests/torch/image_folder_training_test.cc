@@ -71,7 +71,8 @@ common::Image ToImage(const common::ImageDataset& data, int64_t index) {
   const uint8_t* source = data.Image(index);
   const size_t plane = static_cast<size_t>(data.height) * data.width;
   for (size_t p = 0; p < plane; ++p) {
-    for (int c = 0; c < data.channels; ++c) image.pixels[p * data.channels + c] = source[c * plane + p];
+    for (int c = 0; c < data.channels; ++c)
+      image.pixels[p * data.channels + c] = source[c * plane + p];
   }
   return image;
 }
@@ -148,10 +149,9 @@ TEST_F(ImageFolderTrainingTest, FashionMnistAsImageFilesReachesTheIdxAccuracy) {
   if (!fs::exists(kFashionMnist)) {
     GTEST_SKIP() << kFashionMnist << " missing: install the Debian package dataset-fashion-mnist";
   }
-  NETADAPT_ASSERT_OK_AND_ASSIGN(
-      common::DatasetSpec spec,
-      common::ParseDatasetSpec(absl::StrCat("fashion-mnist:", kFashionMnist,
-                                            ",max_train=2000,max_test=500")));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(common::DatasetSpec spec, common::ParseDatasetSpec(absl::StrCat(
+                                                              "fashion-mnist:", kFashionMnist,
+                                                              ",max_train=2000,max_test=500")));
   NETADAPT_ASSERT_OK_AND_ASSIGN(common::DatasetSplits idx, common::LoadDataset(spec));
   ASSERT_EQ(idx.train.size(), 2000);
   ASSERT_EQ(idx.test.size(), 500);
@@ -242,9 +242,9 @@ TEST_F(ImageFolderTrainingTest, SameSeedSameWeightsWhateverTheLoaderThreads) {
     sgd.intra_op_threads = 1;
     sgd.loader.threads = threads;
     sgd.loader.batches_ahead = threads;
-    NETADAPT_ASSERT_OK_AND_ASSIGN(TrainSummary summary,
-                                  FineTune(model, folder->train(), AllIndicesOf(folder->train()),
-                                           12, sgd));
+    NETADAPT_ASSERT_OK_AND_ASSIGN(
+        TrainSummary summary,
+        FineTune(model, folder->train(), AllIndicesOf(folder->train()), 12, sgd));
     EXPECT_EQ(summary.steps, 12);
     NETADAPT_ASSERT_OK_AND_ASSIGN(std::string bytes, SerializeCheckpoint(model));
     checkpoints.push_back(bytes);
@@ -285,12 +285,13 @@ TEST_F(ImageFolderTrainingTest, CorruptFileFailsTheRunNamingItOrIsSkipped) {
   NETADAPT_ASSERT_OK_AND_ASSIGN(std::unique_ptr<common::ImageFolder> lenient,
                                 common::ImageFolder::Open(dir_.string(), options));
   NETADAPT_ASSERT_OK_AND_ASSIGN(
-      TrainSummary summary, FineTune(model, lenient->train(), AllIndicesOf(lenient->train()), 4, sgd));
+      TrainSummary summary,
+      FineTune(model, lenient->train(), AllIndicesOf(lenient->train()), 4, sgd));
   EXPECT_EQ(summary.steps, 4);
   EXPECT_EQ(summary.skipped, 1);
   EXPECT_EQ(summary.examples, 19);
-  NETADAPT_ASSERT_OK_AND_ASSIGN(EvalResult evaluated,
-                                Evaluate(model, lenient->test(), AllIndicesOf(lenient->test()), {}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(
+      EvalResult evaluated, Evaluate(model, lenient->test(), AllIndicesOf(lenient->test()), {}));
   EXPECT_EQ(evaluated.skipped, 1);
   EXPECT_EQ(evaluated.total, 5);
   EXPECT_EQ(lenient->skipped_files(), 2);
