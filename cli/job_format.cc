@@ -148,6 +148,17 @@ std::string AdaptedVsUniformText(const v1::Job& job) {
                     FormatResource(job.final().measured_latency_ms(), v1::RESOURCE_TYPE_LATENCY),
                     " vs ", FormatResource(uniform.measured_latency_ms(), v1::RESOURCE_TYPE_LATENCY));
   }
+  // Widths on the channel step's grid may not come near the final network's resource
+  // (small blocks, a coarse step): then "equal" is only approximate, and the text says so.
+  if (job.final().resource() > 0 && uniform.resource() > 0) {
+    const double off = uniform.resource() / job.final().resource() - 1;
+    if (std::fabs(off) > 0.05) {
+      absl::StrAppend(&text,
+                      absl::StrFormat("; NOT equal: the nearest uniform thinning on the channel "
+                                      "step's grid (%d) is %+.0f%% of the adapted network's",
+                                      job.spec().channel_step(), off * 100));
+    }
+  }
   return text;
 }
 

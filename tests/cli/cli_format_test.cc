@@ -320,6 +320,16 @@ TEST(FormatTest, FinishedJobComparesOnTheTestSplit) {
                    "89.15% (-0.26 points); LUT 15.50 ms vs 15.25 ms, measured 16.50 ms vs "
                    "16.25 ms"}));
 
+  // A uniform thinning far from the final network's resource (a coarse channel step) is
+  // flagged.
+  v1::Job coarse = job;
+  coarse.mutable_spec()->set_channel_step(8);
+  coarse.mutable_uniform_baseline()->mutable_result()->set_resource(12.4);
+  EXPECT_THAT(AdaptedVsUniformText(coarse),
+              HasSubstr("; NOT equal: the nearest uniform thinning on the channel step's grid "
+                        "(8) is -20% of the adapted network's"));
+  EXPECT_THAT(AdaptedVsUniformText(job), Not(HasSubstr("NOT equal")));
+
   // Matched on MACs in a FLOPS job, and said so.
   v1::Job flops = job;
   flops.mutable_spec()->set_resource_type(v1::RESOURCE_TYPE_FLOPS);
