@@ -14,7 +14,7 @@ if ! command -v "$cxx" > /dev/null; then
   exit 2
 fi
 targets=(network_def_fuzzer job_spec_fuzzer latency_table_fuzzer checkpoint_fuzzer
-         torch_pickle_fuzzer journal_fuzzer onnx_import_fuzzer)
+         torch_pickle_fuzzer journal_fuzzer onnx_import_fuzzer image_decode_fuzzer)
 
 mkdir -p "$build_dir"
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "tests/testing/status_matchers.h"
@@ -209,6 +211,93 @@ TEST(ImageCodecTest, TruncatedOrCorruptPngFails) {
   std::string corrupt = png;
   corrupt[png.size() / 2] = static_cast<char>(corrupt[png.size() / 2] ^ 0x5a);  // Bad CRC.
   EXPECT_THAT(DecodeImage(corrupt, "c.png"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// The image fuzzer's seeds (tests/fuzz/corpus/image_decode_fuzzer), written with libjpeg and
+// libpng in forms our encoders do not make; the pixels are Seed(w, h, c): value
+// x * 13 + y * 7 + k * 50 (mod 256) for channel k.
+std::string SeedFile(const std::string& name) {
+  std::ifstream in(std::string(NETADAPT_IMAGE_SEEDS) + "/" + name, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+uint8_t Seed(int x, int y, int k) { return static_cast<uint8_t>(x * 13 + y * 7 + k * 50); }
+
+TEST(ImageCodecTest, DecodesPaletteAlphaSixteenBitAndInterlacedPngs) {
+  // Palette (with a tRNS entry, dropped with the alpha): red, green, blue, (9, 9, 9).
+  NETADAPT_ASSERT_OK_AND_ASSIGN(DecodedImage decoded, DecodeImage(SeedFile("palette.png"), "p"));
+  const uint8_t palette[4][3] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {9, 9, 9}};
+  ASSERT_EQ(decoded.image.width, 6);
+  for (int i = 0; i < 30; ++i) {
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(decoded.image.pixels[3 * i + c], palette[i % 4][c]);
+  }
+  // RGBA, Adam7-interlaced: the colour, alpha dropped.
+  NETADAPT_ASSERT_OK_AND_ASSIGN(decoded, DecodeImage(SeedFile("rgba_interlaced.png"), "i"));
+  ASSERT_EQ(decoded.image.width, 9);
+  for (int y = 0; y < 9; ++y) {
+    for (int x = 0; x < 9; ++x) {
+      for (int c = 0; c < 3; ++c) EXPECT_EQ(decoded.image.Pixel(x, y)[c], Seed(x, y, c));
+    }
+  }
+  // 16-bit RGB, written from the bytes of a 6-value-per-pixel picture: the high bytes stay.
+  NETADAPT_ASSERT_OK_AND_ASSIGN(decoded, DecodeImage(SeedFile("rgb16.png"), "s"));
+  ASSERT_EQ(decoded.image.width, 4);
+  for (int y = 0; y < 3; ++y) {
+    for (int x = 0; x < 4; ++x) {
+      for (int c = 0; c < 3; ++c) EXPECT_EQ(decoded.image.Pixel(x, y)[c], Seed(x, y, 2 * c));
+    }
+  }
+  // Grey with alpha, as RGB: the grey value thrice.
+  NETADAPT_ASSERT_OK_AND_ASSIGN(decoded, DecodeImage(SeedFile("grey_alpha.png"), "g"));
+  ASSERT_EQ(decoded.image.width, 5);
+  for (int c = 0; c < 3; ++c) EXPECT_EQ(decoded.image.Pixel(3, 2)[c], Seed(3, 2, 0));
+}
+
+TEST(ImageCodecTest, DecodesCmykAndProgressiveJpegs) {
+  // CMYK as libjpeg writes it (with an Adobe marker: values read as Adobe's inverted ones),
+  // from Seed(16, 8, 4) as (C, M, Y, K): R = C * K / 255, and so on.
+  const std::string cmyk = SeedFile("cmyk.jpg");
+  NETADAPT_ASSERT_OK_AND_ASSIGN(ImageHeader header, ReadImageHeader(cmyk, "c"));
+  EXPECT_EQ(header.channels, 4);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(DecodedImage decoded, DecodeImage(cmyk, "c"));
+  ASSERT_EQ(decoded.image.channels, 3);
+  double error = 0;
+  for (int y = 0; y < 8; ++y) {
+    for (int x = 0; x < 16; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        error += std::abs(decoded.image.Pixel(x, y)[c] - Seed(x, y, c) * Seed(x, y, 3) / 255.0);
+      }
+    }
+  }
+  EXPECT_LT(error / (16 * 8 * 3), 12);  // quality 80 on a sharp pattern
+  DecodeOptions grey;
+  grey.channels = 1;
+  EXPECT_THAT(DecodeImage(cmyk, "c", grey), IsOk());
+  // Progressive RGB at quality 80: the same coefficients as a baseline JPEG of the picture at
+  // that quality, so the same pixels.
+  NETADAPT_ASSERT_OK_AND_ASSIGN(decoded, DecodeImage(SeedFile("progressive.jpg"), "p"));
+  ASSERT_EQ(decoded.image.width, 20);
+  ASSERT_EQ(decoded.image.height, 12);
+  Image picture;
+  picture.width = 20;
+  picture.height = 12;
+  picture.channels = 3;
+  for (int y = 0; y < 12; ++y) {
+    for (int x = 0; x < 20; ++x) {
+      for (int c = 0; c < 3; ++c) picture.pixels.push_back(Seed(x, y, c));
+    }
+  }
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const std::string baseline, EncodeJpeg(picture, 80));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const DecodedImage expected, DecodeImage(baseline, "b"));
+  EXPECT_LT(MeanAbsDiff(decoded.image, expected.image), 0.5);
+  DecodeOptions part;
+  part.region_x = 10;
+  part.region_y = 6;
+  part.region_width = 10;
+  part.region_height = 6;
+  part.min_width = 5;
+  part.min_height = 3;
+  EXPECT_THAT(DecodeImage(SeedFile("progressive.jpg"), "p", part), IsOk());
 }
 
 TEST(ImageCodecTest, RefusesOtherFormatsAndBadRequests) {
