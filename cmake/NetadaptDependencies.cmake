@@ -16,10 +16,13 @@ find_package(Protobuf QUIET)
 netadapt_require(Protobuf_FOUND "libprotobuf-dev protobuf-compiler" "Protocol Buffers")
 netadapt_require(Protobuf_PROTOC_EXECUTABLE "protobuf-compiler" "protoc")
 
-find_package(gRPC CONFIG QUIET)
-netadapt_require(gRPC_FOUND "libgrpc++-dev" "gRPC C++")
-find_program(NETADAPT_GRPC_CPP_PLUGIN grpc_cpp_plugin)
-netadapt_require(NETADAPT_GRPC_CPP_PLUGIN "protobuf-compiler-grpc" "grpc_cpp_plugin")
+# gRPC: every process, but not the engine-only build (NETADAPT_ENGINE_ONLY).
+if(NOT NETADAPT_ENGINE_ONLY)
+  find_package(gRPC CONFIG QUIET)
+  netadapt_require(gRPC_FOUND "libgrpc++-dev" "gRPC C++")
+  find_program(NETADAPT_GRPC_CPP_PLUGIN grpc_cpp_plugin)
+  netadapt_require(NETADAPT_GRPC_CPP_PLUGIN "protobuf-compiler-grpc" "grpc_cpp_plugin")
+endif()
 
 find_package(absl CONFIG QUIET)
 netadapt_require(absl_FOUND "libabsl-dev" "Abseil")
@@ -51,9 +54,11 @@ if(NOT NETADAPT_AGENT_ONLY)
   endif()
 
 
-  # CLI11 (header-only): the subcommands of the `netadapt` CLI.
-  find_package(CLI11 CONFIG QUIET)
-  netadapt_require(CLI11_FOUND "libcli11-dev" "CLI11 (the netadapt command line)")
+  # CLI11 (header-only): the subcommands of the `netadapt` CLI (not in the engine-only build).
+  if(NOT NETADAPT_ENGINE_ONLY)
+    find_package(CLI11 CONFIG QUIET)
+    netadapt_require(CLI11_FOUND "libcli11-dev" "CLI11 (the netadapt command line)")
+  endif()
 
   # Image folders (common/image_codec.cc): JPEG through libjpeg-turbo, PNG through libpng.
   find_package(JPEG QUIET)

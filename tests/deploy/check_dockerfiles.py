@@ -160,6 +160,7 @@ def configured_dirs(agent_only, tests):
         if line.startswith("if("):
             m = re.match(r"if\((\w+)\)", line)
             stack.append({"NETADAPT_AGENT_ONLY": agent_only, "NETADAPT_FUZZ": False,
+                          "NETADAPT_ENGINE_ONLY": False,
                           "NETADAPT_BUILD_TESTS": tests}.get(m.group(1), True) if m else True)
         elif line.startswith("endif("):
             stack.pop()
