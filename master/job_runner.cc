@@ -584,9 +584,17 @@ void JobRunner::SetProposal(int block, const std::function<void(v1::Proposal&)>&
 absl::Status JobRunner::Iterate(Current& current, int iteration,
                                 const std::vector<v1::Proposal>& resumed) {
   const absl::Time start = absl::Now();
-  const double target =
+  const double step_target =
       current.resource - current.reduction * std::pow(spec_.resource_reduction_decay(),
                                                       iteration - 1);
+  // The last step aims at the budget, not past it: a full reduction below the budget overshoots
+  // it (a job stopped at 0.41 of the seed for a 0.5 budget), and on a small network it can ask
+  // for more than any block can give (no proposal reaches the target, the job fails) when the
+  // budget itself is reachable. With a budget on measured latency the LUT's budget is only a
+  // guide, so the steps stay whole there.
+  const double target = spec_.budget_metric() == v1::BUDGET_METRIC_MEASURED
+                            ? step_target
+                            : std::max(step_target, current.budget);
   NETADAPT_ASSIGN_OR_RETURN(std::vector<common::Block> blocks,
                             common::FindBlocks(current.network));
   if (blocks.empty()) {

@@ -374,18 +374,24 @@ TEST_F(NetAdaptE2eTest, AdaptsAResidualNetworkWithTiedChannelGroups) {
   v1::JobSpec spec = Spec();
   spec.set_dataset("synthetic:classes=4,shape=1x28x28,train=512,test=256,seed=3");
   *spec.mutable_network() = common::NetworkDefToProto(seed);
-  spec.set_init_resource_reduction_ratio(0.25);
+  // Budgeted on MACs, which are exact: measured live, this network's small convs cost little
+  // more than their fixed overhead on an idle CPU, so how far a latency job gets depends on
+  // the machine's load (it failed with no proposal reaching a target on an idle machine and
+  // passed under load). The latency path is the tiny network's test above; this one is about
+  // the groups.
+  spec.set_resource_type(v1::RESOURCE_TYPE_FLOPS);
+  spec.set_init_resource_reduction_ratio(0.1);
   spec.set_short_term_fine_tune_iteration(10);
   spec.set_channel_step(4);
   const v1::Job job = Watch(Create(spec, "residual").name()).back();
   ASSERT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
-  // 0.25 of the seed a step, to 0.5 of it: two iterations at least.
+  // 0.1 of the seed a step, to 0.5 of it: several iterations.
   ASSERT_GE(job.history_size(), 2);
   EXPECT_LE(job.final().resource(), job.budget());
   for (const v1::Iteration& it : job.history()) {
     std::cerr << "iteration " << it.iteration() << ": " << it.chosen_layer() << " -> "
               << absl::StrJoin(it.result().widths(), " ") << ", " << it.result().resource()
-              << " ms (LUT), accuracy " << it.result().accuracy() << "\n";
+              << " MACs, accuracy " << it.result().accuracy() << "\n";
   }
 
   // Proposals name groups by their producers.
