@@ -213,13 +213,15 @@ TEST_F(OwnModelE2eTest, APyTorchModelOnAnImageFolderIsAdaptedAndComesBackToPyTor
   EXPECT_THAT(out, HasSubstr("\"state\": \"SUCCEEDED\""));
   const fs::path job_json = dir_ / "job.json";
   ASSERT_THAT(common::WriteFileAtomically(job_json.string(), out), IsOk());
-  // Within budget, narrower, from the image folder (the dataset spec as given).
+  // Within budget, narrower, from the image folder (the dataset spec as given). One iteration
+  // may be enough: a LUT entry measured while CI compiles beside the test can be several times
+  // too high (issue 15), and the first iteration then drops it and lands below the budget.
   const std::string check_job = absl::StrCat(
       kPython, " -c 'import json, sys; j = json.load(open(sys.argv[1])); ",
       "assert j[\"final\"][\"resource\"] <= j[\"budget\"] <= 0.5 * j[\"seed\"][\"resource\"] + 1e-9, j; ",
       "assert j[\"spec\"][\"dataset\"].startswith(\"imagefolder:\"), j[\"spec\"][\"dataset\"]; ",
-      "assert len(j[\"history\"]) >= 2; ",
-      "assert j[\"final\"][\"weights\"] < j[\"seed\"][\"weights\"]' ",
+      "assert len(j[\"history\"]) >= 1, j[\"history\"]; ",
+      "assert j[\"final\"][\"weights\"] < j[\"seed\"][\"weights\"], j[\"final\"]' ",
       job_json.string());
   out = Capture(check_job, &code);
   EXPECT_EQ(code, 0) << out;
