@@ -184,18 +184,8 @@ TEST_F(NetAdaptE2eTest, AdaptsToHalfTheLatencyAndTheSameSpecChoosesTheSame) {
   for (int i = 0; i <= job.history_size(); ++i) EXPECT_TRUE(history_sizes.count(i)) << i;
 
   // The final model downloads, loads with the final widths, and measures faster.
-  rpc::BytesReceiver download(job.final().model_digest());
-  {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-    v1::GetArtifactRequest request;
-    request.set_digest(job.final().model_digest());
-    auto reader = jobs_->DownloadArtifact(&context, request);
-    v1::ArtifactChunk chunk;
-    while (reader->Read(&chunk)) ASSERT_TRUE(download.Add(chunk).ok());
-    ASSERT_TRUE(reader->Finish().ok());
-  }
-  NETADAPT_ASSERT_OK_AND_ASSIGN(std::string bytes, download.Finish());
+  const std::string bytes = Download(job.final().model_digest());
+  ASSERT_FALSE(bytes.empty());
   NETADAPT_ASSERT_OK_AND_ASSIGN(engine::Model model, engine::ParseCheckpoint(bytes, "cpu"));
   std::vector<int32_t> widths;
   for (const common::Layer& layer : model.def().layers) {
