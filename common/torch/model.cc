@@ -14,6 +14,7 @@
 #include <ATen/ops/dropout.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
+#include <ATen/ops/from_blob.h>
 #include <ATen/TensorOperators.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/max_pool2d.h>
@@ -112,6 +113,27 @@ absl::StatusOr<Model> Model::CopyTo(absl::string_view device) const {
     }
   }
   return internal::MakeModel(state_->def, std::move(copies), target, "copy");
+}
+
+absl::StatusOr<std::vector<float>> Infer(const Model& model, const std::vector<float>& input,
+                                         int batch) {
+  const common::TensorShape& shape = model.def().input;
+  const int64_t per_sample = shape.Elements();
+  if (batch <= 0 || static_cast<int64_t>(input.size()) != batch * per_sample) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input: ", input.size(), " values, but ", batch, " samples of [", shape.channels, ", ",
+        shape.height, ", ", shape.width, "] need ", int64_t{batch} * per_sample));
+  }
+  c10::NoGradGuard no_grad;
+  const at::Tensor x =
+      at::from_blob(const_cast<float*>(input.data()),
+                    {batch, shape.channels, shape.height, shape.width},
+                    at::TensorOptions().dtype(c10::kFloat))
+          .to(model.state().device, /*non_blocking=*/false, /*copy=*/true);
+  const at::Tensor y =
+      internal::Forward(model.state(), x, /*training=*/false).to(c10::kCPU).contiguous();
+  const float* data = y.data_ptr<float>();
+  return std::vector<float>(data, data + y.numel());
 }
 
 namespace internal {

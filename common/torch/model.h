@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -53,5 +54,12 @@ class Model {
  private:
   std::unique_ptr<internal::ModelState> state_;
 };
+
+// The network's outputs for `input` in inference mode (batchnorm on its running statistics,
+// no dropout): `input` holds `batch` samples of the definition's input shape, float32 and
+// row-major ([N, C, H, W]); the result holds the N outputs the same way. For tools and tests
+// that include no LibTorch header. InvalidArgument when the input's size does not match.
+absl::StatusOr<std::vector<float>> Infer(const Model& model, const std::vector<float>& input,
+                                         int batch);
 
 }  // namespace netadapt::engine

@@ -7,16 +7,12 @@
 // rebuilt from it (ResidualCNN.from_state_dict) match our LibTorch forward of the final
 // checkpoint. scripts/own-model-demo.sh is the same path at full size.
 //
-// The only e2e test that compiles ATen: for the LibTorch forward (internal::Forward). About
+// LibTorch's forward runs through engine::Infer, so the test includes no ATen header. About
 // 10 s on 2 cores.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include <ATen/CPUGeneratorImpl.h>
-#include <ATen/core/Tensor.h>
-#include <ATen/ops/empty.h>
-#include <c10/core/GradMode.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,7 +32,7 @@
 #include "common/network_def_json.h"
 #include "common/rpc/channel.h"
 #include "common/torch/checkpoint.h"
-#include "common/torch/internal/model_state.h"
+#include "common/torch/model.h"
 #include "netadapt/v1/job_service.grpc.pb.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
@@ -240,19 +236,17 @@ TEST_F(OwnModelE2eTest, APyTorchModelOnAnImageFolderIsAdaptedAndComesBackToPyTor
   // 5. LibTorch's forward of the final checkpoint on random inputs ...
   NETADAPT_ASSERT_OK_AND_ASSIGN(engine::Model model,
                                 engine::LoadCheckpoint(adapted_ckpt.string(), "cpu"));
-  const std::vector<int64_t> shape = {4, 1, kSize, kSize};
-  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(5);
-  const at::Tensor input = at::empty(shape).normal_(0.0, 1.0, generator);
-  at::Tensor expected;
-  {
-    c10::NoGradGuard no_grad;
-    expected = engine::internal::Forward(model.state(), input, /*training=*/false).contiguous();
-  }
-  ASSERT_EQ(expected.numel(), 4 * kClasses);
+  std::mt19937 random(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> input(4 * kSize * kSize);
+  for (float& value : input) value = normal(random);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const std::vector<float> expected,
+                                engine::Infer(model, input, /*batch=*/4));
+  ASSERT_EQ(expected.size(), static_cast<size_t>(4 * kClasses));
   ASSERT_THAT(common::WriteFileAtomically(
                   (dir_ / "input.bin").string(),
-                  absl::string_view(static_cast<const char*>(input.data_ptr()),
-                                    input.numel() * sizeof(float))),
+                  absl::string_view(reinterpret_cast<const char*>(input.data()),
+                                    input.size() * sizeof(float))),
               IsOk());
   // ... against the ONNX graph (the checker with full_check, then NumPy) ...
   out = Capture(absl::StrCat(kPython, " ", NETADAPT_ONNX_REFERENCE, " ", adapted_onnx.string(),
@@ -273,12 +267,12 @@ TEST_F(OwnModelE2eTest, APyTorchModelOnAnImageFolderIsAdaptedAndComesBackToPyTor
           " ", (dir_ / "pytorch.bin").string()),
       &code);
   ASSERT_EQ(code, 0) << out;
-  const float* want = expected.data_ptr<float>();
+  const float* want = expected.data();
   double scale = 0;
-  for (int64_t i = 0; i < expected.numel(); ++i) scale = std::max(scale, std::abs(double{want[i]}));
+  for (float value : expected) scale = std::max(scale, std::abs(double{value}));
   for (const char* file : {"onnx.bin", "pytorch.bin"}) {
     const std::vector<float> got = ReadFloats(dir_ / file);
-    ASSERT_EQ(got.size(), static_cast<size_t>(expected.numel())) << file;
+    ASSERT_EQ(got.size(), expected.size()) << file;
     double worst = 0;
     for (size_t i = 0; i < got.size(); ++i) {
       worst = std::max(worst, std::abs(double{got[i]} - double{want[i]}));
