@@ -120,19 +120,20 @@ TEST_F(ProfilerE2eTest, MeasuresConvAndLinearLayersWithSaneStatistics) {
 }
 
 TEST_F(ProfilerE2eTest, MuchWiderLayerMeasuresSlower) {
-  // 256x the multiply-adds (0.6 M vs 151 M). The fastest of up to three forced rounds: ctest
-  // runs other tests beside this one, and a median taken while a neighbour trains on the same
-  // core once came out 4 ms for the narrow layer (CI, 2026-12-06). A device that really did
-  // not tell the two apart fails every round.
+  // 256x the multiply-adds (0.6 M vs 151 M). Compares the fastest decile (p10), the least
+  // disturbed statistic, taking the best of up to five forced rounds: a median taken while a
+  // neighbour loaded the same cores once came out 4 ms for the narrow layer (CI, 2026-12-06),
+  // three rounds later still 4 ms. ctest also runs this executable RUN_SERIAL. A device that
+  // really did not tell the two apart fails every round.
   double narrow = 0, wide = 0;
-  for (int round = 0; round < 3; ++round) {
+  for (int round = 0; round < 5; ++round) {
     v1::MeasureLayersRequest request = Request({Conv(8, 8, 32), Conv(128, 128, 32)});
     request.set_force(true);
     absl::StatusOr<v1::MeasureLayersResponse> response = client_->MeasureLayers(request);
     ASSERT_THAT(response, IsOk());
     ASSERT_THAT(response->measurements(), SizeIs(2));
-    const double n = response->measurements(0).latency().median_ms();
-    const double w = response->measurements(1).latency().median_ms();
+    const double n = response->measurements(0).latency().p10_ms();
+    const double w = response->measurements(1).latency().p10_ms();
     narrow = round == 0 ? n : std::min(narrow, n);
     wide = round == 0 ? w : std::min(wide, w);
     if (wide > 4 * narrow) break;
