@@ -286,6 +286,22 @@ std::string FormatTable(const std::vector<std::string>& header,
   return text;
 }
 
+std::string SkippedFilesText(const v1::Job& job) {
+  if (job.skipped_files_size() == 0 && job.skipped_images() == 0) return "";
+  constexpr int kNamed = 3;
+  const int files = job.skipped_files_size();
+  std::string text =
+      absl::StrCat(files, files == 1 ? " unreadable file" : " unreadable files",
+                   files >= 1000 ? " or more" : "", " left out (skip_corrupt), ",
+                   job.skipped_images(), job.skipped_images() == 1 ? " read" : " reads",
+                   " skipped in all");
+  for (int i = 0; i < std::min(files, kNamed); ++i) {
+    absl::StrAppend(&text, i == 0 ? ": " : ", ", job.skipped_files(i));
+  }
+  if (files > kNamed) absl::StrAppend(&text, ", ... (`netadapt get JOB --output=json` lists them)");
+  return text;
+}
+
 std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options) {
   const v1::JobSpec& spec = job.spec();
   const v1::ResourceType type = spec.resource_type();
@@ -340,6 +356,9 @@ std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options) {
   if (const std::string text = AdaptedVsUniformText(job); !text.empty()) {
     add("adapted vs uniform",
         absl::StrCat(AtEqualResource(type), ", test split: ", text));
+  }
+  if (const std::string skipped = SkippedFilesText(job); !skipped.empty()) {
+    add("skipped", skipped);
   }
   const std::string created_age = Age(job.create_time(), options.now);
   add("created", absl::StrCat(FormatTimestamp(job.create_time(), options.zone),

@@ -72,6 +72,10 @@ std::string AtEqualResource(v1::ResourceType type);
 // ms), accuracy 89.15% test" when done, else its state and reason; "" when the job has none.
 std::string UniformBaselineText(const v1::Job& job);
 
+// What the job's image folders left out as unreadable (skip_corrupt): the distinct files, the
+// first few by name, and the images left out over all reads; "" when nothing was left out.
+std::string SkippedFilesText(const v1::Job& job);
+
 // `netadapt get`: the job's summary, history table and current proposals.
 std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options);
 // `netadapt list`: one row per job; "no jobs\n" when empty.

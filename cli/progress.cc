@@ -255,6 +255,9 @@ std::vector<std::string> ChangeLines(const v1::Job* previous, const v1::Job& cur
     for (int i = previous->history_size(); i < current.history_size(); ++i) {
       lines.push_back(IterationLine(current.history(i), current));
     }
+    if (current.skipped_files_size() > previous->skipped_files_size()) {
+      lines.push_back(absl::StrCat("skipped: ", SkippedFilesText(current)));
+    }
   }
   const bool new_iteration =
       previous == nullptr || previous->current_iteration() != current.current_iteration();

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -299,6 +300,7 @@ absl::StatusOr<v1::TaskResult> JobRunner::RunTask(const std::string& kind,
         pool_.Acquire([&] { return cancellation_.cancelled(); }, absl::StrCat(job_, " ", what));
     if (!slot) return absl::CancelledError("cancelled");
     absl::StatusOr<v1::TaskResult> result = RunAttempts(kind, what, *slot, number, task);
+    if (result.ok()) RecordSkipped(*result);
     if (result.ok() || cancellation_.cancelled()) return result;
     const absl::Status& failure = result.status();
     if (IsInfrastructureFailure(failure)) {
@@ -511,6 +513,22 @@ void JobRunner::SetActivity(const std::string& activity, int64_t step, int64_t t
   } else {
     (void)store_.Update(job_, mutate, /*persist=*/false);
   }
+}
+
+void JobRunner::RecordSkipped(const v1::TaskResult& result) {
+  if (result.skipped_images() == 0 && result.skipped_files().empty()) return;
+  // The job keeps at most this many paths; skipped_images still counts every image.
+  constexpr int kMaxSkippedFiles = 1000;
+  (void)Commit([&](v1::Job& j) {
+    std::set<std::string> files(j.skipped_files().begin(), j.skipped_files().end());
+    files.insert(result.skipped_files().begin(), result.skipped_files().end());
+    j.clear_skipped_files();
+    for (const std::string& file : files) {
+      if (j.skipped_files_size() == kMaxSkippedFiles) break;
+      j.add_skipped_files(file);
+    }
+    j.set_skipped_images(j.skipped_images() + result.skipped_images());
+  });
 }
 
 absl::Status JobRunner::Commit(const std::function<void(v1::Job&)>& mutate) {

@@ -140,6 +140,9 @@ class JobRunner {
   // and retries until the write succeeds (or the master shuts down); other write errors
   // are returned.
   absl::Status Commit(const std::function<void(v1::Job&)>& mutate);
+  // Adds what a task's dataset left out as unreadable (skip_corrupt) to the job; commits only
+  // when there is something to add.
+  void RecordSkipped(const v1::TaskResult& result);
   // Changes proposal `block`; `persist` false for what need not survive a restart (the
   // worker a task runs on, progress), which spares an fsync per change.
   void SetProposal(int block, const std::function<void(v1::Proposal&)>& mutate,

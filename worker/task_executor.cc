@@ -65,6 +65,21 @@ namespace {
 
 std::shared_ptr<spdlog::logger> Log() { return common::Logger("worker"); }
 
+// At most this many skipped paths travel in a TaskResult: the count says how many there are,
+// a user needs only a few names to find the problem.
+constexpr size_t kMaxSkippedFiles = 1000;
+
+// Records in `result` what an image folder left out as unreadable: `skipped` images during the
+// task, and the distinct files the folder has left out so far. Nothing for in-memory datasets.
+void RecordSkipped(const common::ImageFolder* folder, int64_t skipped, v1::TaskResult& result) {
+  result.set_skipped_images(skipped);
+  if (folder == nullptr) return;
+  std::vector<std::string> paths = folder->skipped_paths();
+  std::sort(paths.begin(), paths.end());
+  if (paths.size() > kMaxSkippedFiles) paths.resize(kMaxSkippedFiles);
+  for (std::string& path : paths) result.add_skipped_files(std::move(path));
+}
+
 // `status` with `prefix` before its message, same code.
 absl::Status Prefixed(const absl::Status& status, absl::string_view prefix) {
   if (status.ok()) return status;
@@ -577,6 +592,7 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Train(const v1::TaskHeader& header,
     Log()->warn("[{}] {} images left out as corrupt (skip_corrupt); {} distinct files of {} so far",
                 name, summary->skipped, data->folder->skipped_files(), training.dataset());
   }
+  RecordSkipped(data->folder.get(), summary->skipped, result);
   return result;
 }
 
@@ -717,6 +733,7 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Evaluate(const v1::EvaluateTask& ta
     Log()->warn("[{}] {} images left out as corrupt (skip_corrupt); {} distinct files of {} so far",
                 name, evaluated->skipped, data->folder->skipped_files(), task.dataset());
   }
+  RecordSkipped(data->folder.get(), evaluated->skipped, result);
   return result;
 }
 

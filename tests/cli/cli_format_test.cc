@@ -140,6 +140,27 @@ TEST(FormatTest, JobDetailsShowTheReasonOfAFailure) {
               HasSubstr("reason     no proposal reaches the target 16.5 ms\n"));
 }
 
+TEST(FormatTest, SkippedFilesAreNamedInGetAndWatch) {
+  const v1::Job running = RunningJob();
+  EXPECT_EQ(SkippedFilesText(running), "");
+  EXPECT_THAT(FormatJobDetails(running, At(0)), Not(HasSubstr("skipped")));
+
+  v1::Job job = running;
+  job.add_skipped_files("train/cat/1.jpg");
+  job.set_skipped_images(3);
+  EXPECT_EQ(SkippedFilesText(job),
+            "1 unreadable file left out (skip_corrupt), 3 reads skipped in all: train/cat/1.jpg");
+  EXPECT_THAT(FormatJobDetails(job, At(0)), HasSubstr("skipped    1 unreadable file"));
+  EXPECT_THAT(ChangeLines(&running, job),
+              ElementsAre(HasSubstr("skipped: 1 unreadable file left out")));
+  EXPECT_THAT(ChangeLines(&job, job), ElementsAre());  // said once
+
+  for (int i = 2; i <= 5; ++i) job.add_skipped_files(absl::StrCat("train/dog/", i, ".png"));
+  EXPECT_EQ(SkippedFilesText(job),
+            "5 unreadable files left out (skip_corrupt), 3 reads skipped in all: train/cat/1.jpg, "
+            "train/dog/2.png, train/dog/3.png, ... (`netadapt get JOB --output=json` lists them)");
+}
+
 TEST(FormatTest, JobAndWorkerLists) {
   v1::Job other;
   other.set_name("jobs/8");

@@ -34,6 +34,7 @@ namespace netadapt::master {
 namespace {
 
 using ::netadapt::testing::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 class FakeTasks final : public TaskRunner {
@@ -58,6 +59,8 @@ class FakeTasks final : public TaskRunner {
   absl::Status stalled_outcome;
   // Called at the start of every FineTune (the disk-full test fills the disk from it).
   std::function<void(const v1::TaskHeader&)> before_fine_tune;
+  // Every Evaluate result reports these files as left out (skip_corrupt), one read each.
+  std::vector<std::string> evaluate_skipped_files;
   // FineTune waits for the job's cancellation when set (to test CancelJob).
   bool fine_tune_blocks = false;
   absl::Notification fine_tune_started;
@@ -201,6 +204,8 @@ class FakeTasks final : public TaskRunner {
     }
     v1::TaskResult result;
     result.set_accuracy(accuracy);
+    for (const std::string& file : evaluate_skipped_files) result.add_skipped_files(file);
+    result.set_skipped_images(static_cast<int64_t>(evaluate_skipped_files.size()));
     return result;
   }
 
@@ -990,6 +995,20 @@ TEST_F(JobRunnerTest, TheUniformBaselineIsOffWithTheSpecField) {
     EXPECT_GE(asked.block, -2) << "iteration " << asked.iteration << " " << asked.kind;
   }
   EXPECT_GT(job.seed().test_accuracy(), 0);  // the seed's test accuracy does not depend on it
+}
+
+// Workers report the files their image folder left out (skip_corrupt); the job keeps their
+// union, sorted, and the reads left out over every task.
+TEST_F(JobRunnerTest, TheJobCollectsTheFilesItsWorkersLeftOut) {
+  tasks_.evaluate_skipped_files = {"train/b/2.png", "train/a/1.jpg"};
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(Spec(), "skips"));
+  const v1::Job job = WaitForEnd(created.name());
+  ASSERT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
+  EXPECT_THAT(job.skipped_files(), ElementsAre("train/a/1.jpg", "train/b/2.png"));
+  int evaluations = 0;
+  for (const FakeTasks::Asked& asked : tasks_.AskedTasks()) evaluations += asked.kind == "evaluate";
+  EXPECT_GT(evaluations, 1);
+  EXPECT_EQ(job.skipped_images(), 2 * evaluations);
 }
 
 TEST_F(JobRunnerTest, TheUniformBaselineIsSkippedWhenNoIterationRan) {

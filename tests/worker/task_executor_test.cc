@@ -426,6 +426,10 @@ TEST_F(ImageFolderTaskTest, BadFoldersAndCorruptFilesFailTheTaskNamingThem) {
   NETADAPT_ASSERT_OK_AND_ASSIGN(v1::TaskResult evaluated, executor_.Evaluate(evaluate, {}));
   EXPECT_GT((6 * 32 - tuned.examples()) + (64 - evaluated.examples()), 0);
   EXPECT_LE(tuned.examples(), 6 * 32);
+  // The results say so, for the job: the reads left out and the file, by path.
+  EXPECT_EQ(tuned.skipped_images() + evaluated.skipped_images(),
+            (6 * 32 - tuned.examples()) + (64 - evaluated.examples()));
+  EXPECT_THAT(evaluated.skipped_files(), ::testing::ElementsAre(broken));
 }
 
 TEST_F(TaskExecutorTest, FineTuneStopsWhenCancelled) {
