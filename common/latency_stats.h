@@ -1,7 +1,9 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,8 +32,24 @@ struct MeasureOptions {
                                      const MeasureOptions& defaults);
 };
 
+// The measuring host's state during one measurement (see v1::MeasurementConditions).
+struct MeasurementConditions {
+  double load_avg_1m = 0;
+  int runnable_tasks = 0;  // host-wide, the measuring thread included
+  int cpus_online = 0;
+  int cpus_allowed = 0;  // the agent's affinity mask
+  int64_t involuntary_switches = 0;  // of the agent's process during the timed runs
+
+  bool operator==(const MeasurementConditions& o) const {
+    return load_avg_1m == o.load_avg_1m && runnable_tasks == o.runnable_tasks &&
+           cpus_online == o.cpus_online && cpus_allowed == o.cpus_allowed &&
+           involuntary_switches == o.involuntary_switches;
+  }
+};
+
 // Statistics of a set of timed runs, in milliseconds. Percentiles interpolate linearly
 // between order statistics (numpy's default), so p10 <= median <= p90 always holds.
+// samples == 0 marks a bare number: only median_ms is known.
 struct LatencyStats {
   double median_ms = 0;
   double p10_ms = 0;
@@ -39,6 +57,26 @@ struct LatencyStats {
   double mean_ms = 0;
   double stddev_ms = 0;  // population standard deviation
   int samples = 0;
+  // Where it was measured, when the measurer knows (the profiler agent does).
+  std::optional<MeasurementConditions> conditions;
+
+  // A bare number: `median_ms` with no statistics.
+  static LatencyStats Bare(double median_ms) {
+    LatencyStats stats;
+    stats.median_ms = median_ms;
+    return stats;
+  }
+  // p90 / p10, the spread the LUT's re-measurement bounds; nullopt without statistics or
+  // when p10 is 0.
+  std::optional<double> Spread() const {
+    if (samples <= 0 || !(p10_ms > 0)) return std::nullopt;
+    return p90_ms / p10_ms;
+  }
+  bool operator==(const LatencyStats& o) const {
+    return median_ms == o.median_ms && p10_ms == o.p10_ms && p90_ms == o.p90_ms &&
+           mean_ms == o.mean_ms && stddev_ms == o.stddev_ms && samples == o.samples &&
+           conditions == o.conditions;
+  }
 };
 
 // The statistics of `samples_ms` (all zero when empty).

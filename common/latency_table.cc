@@ -80,7 +80,12 @@ absl::StatusOr<LatencyTable> ParseJson(absl::string_view text, absl::string_view
 }  // namespace
 
 void LatencyTable::Insert(const LayerShape& shape, double latency_ms) {
-  auto [it, inserted] = entries_.insert_or_assign(shape, latency_ms);
+  Insert(shape, LatencyStats::Bare(latency_ms));
+}
+
+void LatencyTable::Insert(const LayerShape& shape, const LatencyStats& stats) {
+  const double latency_ms = stats.median_ms;
+  auto [it, inserted] = entries_.insert_or_assign(shape, stats);
   std::vector<ChannelPoint>& points = families_[LayerFamily::Of(shape)];
   if (inserted) {
     points.push_back({shape.in_channels, shape.out_channels, latency_ms});
@@ -96,7 +101,12 @@ void LatencyTable::Insert(const LayerShape& shape, double latency_ms) {
 std::optional<double> LatencyTable::Find(const LayerShape& shape) const {
   auto it = entries_.find(shape);
   if (it == entries_.end()) return std::nullopt;
-  return it->second;
+  return it->second.median_ms;
+}
+
+const LatencyStats* LatencyTable::FindStats(const LayerShape& shape) const {
+  auto it = entries_.find(shape);
+  return it == entries_.end() ? nullptr : &it->second;
 }
 
 const std::vector<ChannelPoint>& LatencyTable::FamilyPoints(const LayerFamily& family) const {
@@ -170,40 +180,124 @@ absl::StatusOr<LayerShape> LayerShapeFromProto(const v1::LayerShape& p,
   return s;
 }
 
+v1::MeasurementConditions MeasurementConditionsToProto(const MeasurementConditions& c) {
+  v1::MeasurementConditions proto;
+  proto.set_load_avg_1m(c.load_avg_1m);
+  proto.set_runnable_tasks(c.runnable_tasks);
+  proto.set_cpus_online(c.cpus_online);
+  proto.set_cpus_allowed(c.cpus_allowed);
+  proto.set_involuntary_switches(c.involuntary_switches);
+  return proto;
+}
+
+MeasurementConditions MeasurementConditionsFromProto(const v1::MeasurementConditions& proto) {
+  MeasurementConditions c;
+  c.load_avg_1m = proto.load_avg_1m();
+  c.runnable_tasks = proto.runnable_tasks();
+  c.cpus_online = proto.cpus_online();
+  c.cpus_allowed = proto.cpus_allowed();
+  c.involuntary_switches = proto.involuntary_switches();
+  return c;
+}
+
+namespace {
+
+// The statistics of `entry`, or InvalidArgument naming the field after `prefix` (e.g.
+// "entries[3] (conv2d 16->32 ...)").
+absl::StatusOr<LatencyStats> EntryStats(const v1::LatencyEntry& entry, absl::string_view prefix) {
+  const std::pair<absl::string_view, double> values[] = {
+      {"latency_ms", entry.latency_ms()}, {"p10_ms", entry.p10_ms()},
+      {"p90_ms", entry.p90_ms()},         {"mean_ms", entry.mean_ms()},
+      {"stddev_ms", entry.stddev_ms()}};
+  for (const auto& [field, value] : values) {
+    if (!std::isfinite(value) || value < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          prefix, ": ", field, " must be a finite, non-negative number, got ", value));
+    }
+  }
+  LatencyStats stats;
+  stats.median_ms = entry.latency_ms();
+  stats.p10_ms = entry.p10_ms();
+  stats.p90_ms = entry.p90_ms();
+  stats.mean_ms = entry.mean_ms();
+  stats.stddev_ms = entry.stddev_ms();
+  stats.samples = entry.samples();
+  if (entry.samples() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(prefix, ": samples must not be negative, got ", entry.samples()));
+  }
+  if (entry.samples() == 0) {
+    // A bare number: statistics without the runs they came from would be made up.
+    for (const auto& [field, value] : values) {
+      if (field != "latency_ms" && value != 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(prefix, ": ", field, " is ", value, " but samples is 0"));
+      }
+    }
+  } else if (!(stats.p10_ms <= stats.median_ms && stats.median_ms <= stats.p90_ms)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        prefix, ": p10_ms <= latency_ms <= p90_ms does not hold: ", stats.p10_ms, ", ",
+        stats.median_ms, ", ", stats.p90_ms));
+  }
+  if (entry.has_conditions()) {
+    stats.conditions = MeasurementConditionsFromProto(entry.conditions());
+    const MeasurementConditions& c = *stats.conditions;
+    if (!std::isfinite(c.load_avg_1m) || c.load_avg_1m < 0 || c.runnable_tasks < 0 ||
+        c.cpus_online < 0 || c.cpus_allowed < 0 || c.involuntary_switches < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(prefix, ": conditions must be finite and non-negative"));
+    }
+  }
+  return stats;
+}
+
+}  // namespace
+
 absl::StatusOr<LatencyTable> LatencyTable::FromProto(const v1::LatencyTable& proto) {
   LatencyTable table(proto.device());
+  absl::flat_hash_map<LayerShape, int> first_index;
   for (int i = 0; i < proto.entries_size(); ++i) {
     const v1::LatencyEntry& entry = proto.entries(i);
-    const std::string prefix = absl::StrCat("entries[", i, "]");
+    const std::string index = absl::StrCat("entries[", i, "]");
     if (!entry.has_shape()) {
-      return absl::InvalidArgumentError(absl::StrCat(prefix, ".shape is missing"));
+      return absl::InvalidArgumentError(absl::StrCat(index, ".shape is missing"));
     }
     NETADAPT_ASSIGN_OR_RETURN(LayerShape shape,
-                              LayerShapeFromProto(entry.shape(), prefix + ".shape"));
-    if (!std::isfinite(entry.latency_ms()) || entry.latency_ms() < 0) {
+                              LayerShapeFromProto(entry.shape(), index + ".shape"));
+    const std::string prefix = absl::StrCat(index, " (", shape.DebugString(), ")");
+    NETADAPT_ASSIGN_OR_RETURN(LatencyStats stats, EntryStats(entry, prefix));
+    auto [earlier, first] = first_index.try_emplace(shape, i);
+    if (!first) {
+      if (*table.FindStats(shape) == stats) continue;  // the same measurement twice
       return absl::InvalidArgumentError(absl::StrCat(
-          prefix, ".latency_ms must be a finite, non-negative number, got ", entry.latency_ms()));
+          prefix, ": the shape is already entries[", earlier->second,
+          "] with a different latency (", table.FindStats(shape)->median_ms, " vs ",
+          stats.median_ms, " ms)"));
     }
-    if (table.Find(shape)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(prefix, ".shape duplicates an earlier entry: ", shape.DebugString()));
-    }
-    table.Insert(shape, entry.latency_ms());
+    table.Insert(shape, stats);
   }
   return table;
 }
 
 v1::LatencyTable LatencyTable::ToProto() const {
-  std::vector<std::pair<LayerShape, double>> sorted(entries_.begin(), entries_.end());
+  std::vector<std::pair<LayerShape, LatencyStats>> sorted(entries_.begin(), entries_.end());
   std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
     return ShapeTie(a.first) < ShapeTie(b.first);
   });
   v1::LatencyTable proto;
   *proto.mutable_device() = device_;
-  for (const auto& [shape, latency] : sorted) {
+  for (const auto& [shape, stats] : sorted) {
     v1::LatencyEntry* entry = proto.add_entries();
     *entry->mutable_shape() = LayerShapeToProto(shape);
-    entry->set_latency_ms(latency);
+    entry->set_latency_ms(stats.median_ms);
+    entry->set_p10_ms(stats.p10_ms);
+    entry->set_p90_ms(stats.p90_ms);
+    entry->set_samples(stats.samples);
+    entry->set_mean_ms(stats.mean_ms);
+    entry->set_stddev_ms(stats.stddev_ms);
+    if (stats.conditions) {
+      *entry->mutable_conditions() = MeasurementConditionsToProto(*stats.conditions);
+    }
   }
   return proto;
 }

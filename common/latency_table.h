@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "common/latency_stats.h"
 #include "common/layer_shape.h"
 #include "netadapt/v1/latency.pb.h"
 
@@ -19,7 +20,9 @@ struct ChannelPoint {
 };
 
 // A latency look-up table: measured layer latencies on one device, keyed by the full layer
-// shape. Not thread-safe; LutLatencyModel guards the table it owns.
+// shape. Each entry keeps what the profiler measured (median, p10, p90, mean, stddev, runs
+// and the host's load, see LatencyStats); resource computations use the median. Not
+// thread-safe; LutLatencyModel guards the table it owns.
 class LatencyTable {
  public:
   explicit LatencyTable(v1::DeviceFingerprint device = {}) : device_(std::move(device)) {}
@@ -27,23 +30,39 @@ class LatencyTable {
   const v1::DeviceFingerprint& device() const { return device_; }
   size_t size() const { return entries_.size(); }
 
-  // Adds or replaces the latency of `shape`.
+  // Adds or replaces the latency of `shape`: a bare number (no statistics), or a measurement.
   void Insert(const LayerShape& shape, double latency_ms);
+  void Insert(const LayerShape& shape, const LatencyStats& stats);
+  // The latency (the median) of `shape`; nullopt when absent.
   std::optional<double> Find(const LayerShape& shape) const;
+  // Everything known of `shape`'s measurement; nullptr when absent. Valid until the next
+  // Insert.
+  const LatencyStats* FindStats(const LayerShape& shape) const;
   // The (in, out) points of `family`, in insertion order; empty when none.
   const std::vector<ChannelPoint>& FamilyPoints(const LayerFamily& family) const;
+  // Calls `visit` for every entry, in no particular order.
+  template <typename Visit>
+  void ForEach(Visit visit) const {
+    for (const auto& [shape, stats] : entries_) visit(shape, stats);
+  }
 
-  // Checks every entry: InvalidArgument naming "entries[i].shape.<field>" for an unknown op,
-  // non-positive sizes or a non-finite or negative latency, and for duplicate shapes.
+  // Checks every entry: InvalidArgument naming "entries[i]" and its shape for an unknown op,
+  // non-positive sizes ("entries[i].shape.<field>"), a non-finite or negative latency or
+  // statistic, statistics without samples or out of order (p10 <= latency <= p90), and a
+  // shape given twice with different values (the same shape with equal values, as
+  // concatenated tables give, is kept once).
   static absl::StatusOr<LatencyTable> FromProto(const v1::LatencyTable& proto);
   // Entries sorted by shape, so equal tables serialise to equal bytes.
   v1::LatencyTable ToProto() const;
 
  private:
   v1::DeviceFingerprint device_;
-  absl::flat_hash_map<LayerShape, double> entries_;
+  absl::flat_hash_map<LayerShape, LatencyStats> entries_;
   absl::flat_hash_map<LayerFamily, std::vector<ChannelPoint>> families_;
 };
+
+v1::MeasurementConditions MeasurementConditionsToProto(const MeasurementConditions& conditions);
+MeasurementConditions MeasurementConditionsFromProto(const v1::MeasurementConditions& proto);
 
 // Whether two fingerprints name the same device and runtime (every field equal): LUTs of
 // different devices are never mixed.

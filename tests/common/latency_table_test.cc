@@ -5,13 +5,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/latency_table_summary.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::common {
@@ -318,19 +321,142 @@ TEST(LatencyTableTest, RejectsInvalidEntries) {
   v1::LatencyTable negative = valid;
   negative.mutable_entries(0)->set_latency_ms(-1);
   EXPECT_THAT(LatencyTable::FromProto(negative),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("entries[0].latency_ms")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("entries[0] (conv2d 16->32 k3x3"),
+                             HasSubstr("latency_ms must be a finite, non-negative number"))));
+
+  v1::LatencyTable nan = valid;
+  nan.mutable_entries(0)->set_latency_ms(std::nan(""));
+  EXPECT_THAT(LatencyTable::FromProto(nan),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("entries[0] (conv2d"), HasSubstr("latency_ms"))));
 
   v1::LatencyTable duplicate = valid;
   *duplicate.add_entries() = valid.entries(0);
   duplicate.mutable_entries(1)->set_latency_ms(0.75);
   EXPECT_THAT(LatencyTable::FromProto(duplicate),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("entries[1].shape duplicates an earlier entry")));
+                       AllOf(HasSubstr("entries[1] (conv2d 16->32"),
+                             HasSubstr("already entries[0] with a different latency"))));
 
   v1::LatencyTable no_shape = valid;
   no_shape.mutable_entries(0)->clear_shape();
   EXPECT_THAT(LatencyTable::FromProto(no_shape),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("entries[0].shape")));
+}
+
+LatencyStats Measured(double p10, double median, double p90, int samples) {
+  LatencyStats stats;
+  stats.p10_ms = p10;
+  stats.median_ms = median;
+  stats.p90_ms = p90;
+  stats.mean_ms = median * 1.01;
+  stats.stddev_ms = (p90 - p10) / 2.5;
+  stats.samples = samples;
+  return stats;
+}
+
+// What the profiler measured survives both file formats: the median that Find returns, the
+// spread, the runs and the host's load.
+TEST(LatencyTableTest, StatisticsAndConditionsRoundTrip) {
+  LatencyTable table(Device());
+  LatencyStats measured = Measured(1.0, 1.1, 1.5, 37);
+  measured.conditions = MeasurementConditions{2.5, 3, 2, 1, 4};
+  table.Insert(Conv(16, 32), measured);
+  table.Insert(Conv(32, 64), Measured(0.5, 0.5, 0.5, 10));  // no conditions
+  table.Insert(Linear(16, 10), 0.25);                         // a bare number
+  for (LatencyTableFormat format : {LatencyTableFormat::kBinary, LatencyTableFormat::kJson}) {
+    NETADAPT_ASSERT_OK_AND_ASSIGN(LatencyTable read,
+                                  ParseLatencyTable(SerializeLatencyTable(table, format)));
+    EXPECT_THAT(read.Find(Conv(16, 32)), Optional(1.1));
+    ASSERT_NE(read.FindStats(Conv(16, 32)), nullptr);
+    EXPECT_EQ(*read.FindStats(Conv(16, 32)), measured);
+    EXPECT_THAT(read.FindStats(Conv(16, 32))->Spread(), Optional(1.5));
+    EXPECT_EQ(*read.FindStats(Conv(32, 64)), Measured(0.5, 0.5, 0.5, 10));
+    EXPECT_FALSE(read.FindStats(Conv(32, 64))->conditions.has_value());
+    EXPECT_EQ(*read.FindStats(Linear(16, 10)), LatencyStats::Bare(0.25));
+    EXPECT_EQ(read.FindStats(Linear(16, 10))->Spread(), std::nullopt);
+    EXPECT_EQ(read.FindStats(Conv(8, 8)), nullptr);
+  }
+}
+
+// Statistics that no measurement can produce are refused, naming the entry and its shape.
+TEST(LatencyTableTest, RejectsImpossibleStatistics) {
+  LatencyTable table;
+  table.Insert(Conv(16, 32), Measured(1.0, 1.1, 1.5, 37));
+  const v1::LatencyTable valid = table.ToProto();
+  ASSERT_THAT(LatencyTable::FromProto(valid), IsOk());
+  auto rejects = [&](const std::function<void(v1::LatencyEntry*)>& change,
+                     const std::string& message) {
+    v1::LatencyTable bad = valid;
+    change(bad.mutable_entries(0));
+    EXPECT_THAT(LatencyTable::FromProto(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(HasSubstr("entries[0] (conv2d 16->32"), HasSubstr(message))))
+        << message;
+  };
+  rejects([](v1::LatencyEntry* e) { e->set_p10_ms(-0.1); }, "p10_ms must be a finite");
+  rejects([](v1::LatencyEntry* e) { e->set_p90_ms(INFINITY); }, "p90_ms must be a finite");
+  rejects([](v1::LatencyEntry* e) { e->set_stddev_ms(std::nan("")); }, "stddev_ms");
+  rejects([](v1::LatencyEntry* e) { e->set_samples(-3); }, "samples must not be negative");
+  rejects([](v1::LatencyEntry* e) { e->set_samples(0); }, "p10_ms is 1 but samples is 0");
+  rejects([](v1::LatencyEntry* e) { e->set_p10_ms(1.2); }, "p10_ms <= latency_ms <= p90_ms");
+  rejects([](v1::LatencyEntry* e) { e->set_latency_ms(1.6); }, "p10_ms <= latency_ms <= p90_ms");
+  rejects([](v1::LatencyEntry* e) { e->mutable_conditions()->set_load_avg_1m(-1); },
+          "conditions must be finite");
+}
+
+// The same measurement twice (two tables concatenated) is kept once; the same shape with
+// another value is refused, naming both entries.
+TEST(LatencyTableTest, DuplicatesWithEqualValuesAreKeptOnce) {
+  LatencyTable table;
+  table.Insert(Conv(16, 32), Measured(1.0, 1.1, 1.5, 37));
+  table.Insert(Conv(32, 64), 0.5);
+  v1::LatencyTable proto = table.ToProto();
+  *proto.add_entries() = proto.entries(0);
+  *proto.add_entries() = proto.entries(1);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(LatencyTable read, LatencyTable::FromProto(proto));
+  EXPECT_EQ(read.size(), 2u);
+  EXPECT_THAT(read.Find(Conv(32, 64)), Optional(0.5));
+
+  proto.mutable_entries(3)->set_samples(5);  // same median, other statistics
+  proto.mutable_entries(3)->set_p10_ms(0.5);
+  proto.mutable_entries(3)->set_p90_ms(0.5);
+  EXPECT_THAT(LatencyTable::FromProto(proto),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("entries[3] (conv2d 32->64"),
+                             HasSubstr("already entries[1] with a different latency"))));
+}
+
+TEST(LatencyTableSummaryTest, CountsSpreadAndConditions) {
+  LatencyTable table(Device());
+  LatencyStats quiet = Measured(1.0, 1.02, 1.05, 20);
+  quiet.conditions = MeasurementConditions{0.5, 1, 2, 1, 0};
+  LatencyStats loaded = Measured(1.0, 1.6, 2.0, 20);
+  loaded.conditions = MeasurementConditions{3.25, 4, 2, 1, 12};
+  table.Insert(Conv(16, 32), quiet);
+  table.Insert(Conv(32, 64), loaded);
+  table.Insert(Conv(64, 64), Measured(1.0, 1.1, 1.2, 20));
+  table.Insert(Linear(16, 10), 0.25);
+  const LatencyTableSummary summary = SummarizeLatencyTable(table, 1.25);
+  EXPECT_EQ(summary.entries, 4);
+  EXPECT_EQ(summary.with_stats, 3);
+  EXPECT_EQ(summary.wide, 1);
+  EXPECT_DOUBLE_EQ(summary.median_spread, 1.2);
+  EXPECT_DOUBLE_EQ(summary.widest_spread, 2.0);
+  EXPECT_EQ(summary.with_conditions, 2);
+  EXPECT_DOUBLE_EQ(summary.max_load_avg_1m, 3.25);
+  EXPECT_EQ(summary.max_runnable_tasks, 4);
+  EXPECT_EQ(summary.cpus_allowed, 1);
+  EXPECT_EQ(summary.cpus_online, 2);
+  EXPECT_EQ(summary.preempted, 1);
+  const std::string line = FormatLatencyTableSummary(summary, table.device());
+  EXPECT_THAT(line, AllOf(HasSubstr("4 entries, 3 with statistics"),
+                          HasSubstr("widest 2.00, 1 above 1.25"),
+                          HasSubstr("agent on 1 of 2 CPUs, 1 of 2 entries preempted"),
+                          HasSubstr("power mode 'MAXN'")));
+  EXPECT_THAT(FormatLatencyTableSummary(SummarizeLatencyTable(LatencyTable(), 1.25), {}),
+              HasSubstr("0 entries, 0 with statistics; measuring conditions not recorded"));
 }
 
 // Linear keys must have the 1x1 kernel, stride, groups and input they run with.
@@ -354,7 +480,8 @@ TEST(LatencyTableTest, ParseRejectsInvalidEntriesInEitherFormat) {
   ASSERT_TRUE(google::protobuf::util::MessageToJsonString(proto, &json).ok());
   EXPECT_THAT(ParseLatencyTable(json, "lut.json"),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       AllOf(HasSubstr("lut.json"), HasSubstr("entries[0].latency_ms"))));
+                       AllOf(HasSubstr("lut.json"), HasSubstr("entries[0] (conv2d"),
+                             HasSubstr("latency_ms"))));
   EXPECT_THAT(ParseLatencyTable("{\"entries\": [{\"shape\": {\"op\": \"conv2d\"}}]}"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("entries[0].shape.in_channels")));
