@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 
 namespace netadapt::master {
 namespace {
@@ -31,7 +30,7 @@ std::string WorkerPool::Register(const std::string& address,
   for (const std::string& device : devices) entry.info.add_devices(device);
   entry.info.set_incarnation(incarnation);
   entry.info.set_state(v1::Worker::ALIVE);
-  entry.last_heartbeat = absl::Now();
+  entry.last_heartbeat = clock_->Now();
   entry.free_devices = devices;
   // The old incarnation's busy slots are gone: a restarted worker lost its tasks. (The same
   // incarnation registering again is a worker that was declared dead and came back; its
@@ -51,7 +50,7 @@ bool WorkerPool::Heartbeat(const std::string& name, const std::string& incarnati
       it->second.info.state() != v1::Worker::ALIVE) {
     return false;
   }
-  it->second.last_heartbeat = absl::Now();
+  it->second.last_heartbeat = clock_->Now();
   return true;
 }
 
@@ -72,7 +71,7 @@ std::optional<WorkerSlot> WorkerPool::Acquire(const std::function<bool()>& cance
     return queue_.front() == ticket && HasFreeSlot();
   };
   while (true) {
-    if (mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(50))) break;
+    if (clock_->AwaitWithTimeout(&mu_, absl::Condition(&ready), absl::Milliseconds(50))) break;
     if (cancelled()) {
       queue_.erase(std::find(queue_.begin(), queue_.end(), ticket));
       return std::nullopt;
@@ -166,7 +165,7 @@ void WorkerPool::MarkUnreachable(const WorkerSlot& slot) {
 
 void WorkerPool::ExpireSilentWorkers() {
   absl::MutexLock lock(&mu_);
-  const absl::Time now = absl::Now();
+  const absl::Time now = clock_->Now();
   for (auto& [name, entry] : workers_) {
     if (entry.info.state() == v1::Worker::ALIVE &&
         now - entry.last_heartbeat > heartbeat_timeout_) {

@@ -10,6 +10,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "netadapt/v1/resources.pb.h"
 
 namespace netadapt::master {
@@ -25,10 +26,13 @@ struct WorkerSlot {
 // The workers that registered, their liveness and their free devices. Tasks take a slot with
 // Acquire (first come, first served across all jobs, so concurrent jobs share the workers)
 // and give it back with Release. A worker whose heartbeats stop for `heartbeat_timeout` is
-// DEAD: its free slots leave the pool and its busy ones do not come back. Thread-safe.
+// DEAD: its free slots leave the pool and its busy ones do not come back. Heartbeat ages and
+// Acquire's polls follow `clock` (not owned, outlives the pool). Thread-safe.
 class WorkerPool {
  public:
-  explicit WorkerPool(absl::Duration heartbeat_timeout) : heartbeat_timeout_(heartbeat_timeout) {}
+  explicit WorkerPool(absl::Duration heartbeat_timeout,
+                      common::Clock* clock = common::RealClock())
+      : heartbeat_timeout_(heartbeat_timeout), clock_(clock) {}
 
   // Registers (or re-registers) the worker at `address`; returns its name. A new incarnation
   // at a known address replaces the old one, whose tasks are lost (their RPCs fail and the
@@ -38,7 +42,8 @@ class WorkerPool {
   // False when the master does not know this worker or incarnation: it must register again.
   bool Heartbeat(const std::string& name, const std::string& incarnation);
 
-  // Waits for a free slot; nullopt once `cancelled` returns true (polled every 50 ms).
+  // Waits for a free slot; nullopt once `cancelled` returns true (polled every 50 ms of the
+  // clock's time).
   std::optional<WorkerSlot> Acquire(const std::function<bool()>& cancelled,
                                     const std::string& task);
   // A free slot now, on another worker than `other_than`, only when no Acquire is waiting
@@ -77,6 +82,7 @@ class WorkerPool {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const absl::Duration heartbeat_timeout_;
+  common::Clock* const clock_;
   mutable absl::Mutex mu_;
   std::map<std::string, Entry> workers_ ABSL_GUARDED_BY(mu_);  // by name
   int next_worker_ ABSL_GUARDED_BY(mu_) = 1;

@@ -7,15 +7,21 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
-#include "absl/time/clock.h"
+#include "common/clock.h"
 
 namespace netadapt::master {
 namespace {
 
+using ::netadapt::common::FakeClock;
+
 const auto kNever = [] { return false; };
+// How long a test waits in real time for another thread before it fails.
+constexpr absl::Duration kPatience = absl::Seconds(10);
 
 TEST(WorkerPoolTest, OneTaskPerDeviceAndReleaseFreesIt) {
-  WorkerPool pool(absl::Seconds(10));
+  FakeClock clock;
+  clock.SetAutoAdvance(true);  // each 50 ms poll of `cancelled` passes at once
+  WorkerPool pool(absl::Seconds(10), &clock);
   const std::string name = pool.Register("host:1", {"cuda:0", "cuda:1"}, "i1");
   EXPECT_EQ(name, "workers/1");
   EXPECT_EQ(pool.alive_devices(), 2);
@@ -34,7 +40,8 @@ TEST(WorkerPoolTest, OneTaskPerDeviceAndReleaseFreesIt) {
 }
 
 TEST(WorkerPoolTest, WaitersAreServedWhenASlotFrees) {
-  WorkerPool pool(absl::Seconds(10));
+  FakeClock clock;
+  WorkerPool pool(absl::Seconds(10), &clock);
   pool.Register("host:1", {"cpu"}, "i1");
   std::optional<WorkerSlot> held = pool.Acquire(kNever, "held");
   ASSERT_TRUE(held);
@@ -43,16 +50,18 @@ TEST(WorkerPoolTest, WaitersAreServedWhenASlotFrees) {
     EXPECT_TRUE(pool.Acquire(kNever, "waiter"));
     got.Notify();
   });
-  EXPECT_FALSE(got.WaitForNotificationWithTimeout(absl::Milliseconds(100)));
+  ASSERT_TRUE(clock.AwaitWaiters(1, kPatience));  // the waiter waits in Acquire
+  EXPECT_FALSE(got.HasBeenNotified());
   pool.Release(*held);
   EXPECT_TRUE(got.WaitForNotificationWithTimeout(absl::Seconds(5)));
   waiter.join();
 }
 
 TEST(WorkerPoolTest, SilentAndUnreachableWorkersLeaveThePool) {
-  WorkerPool pool(absl::Milliseconds(1));
+  FakeClock clock;
+  WorkerPool pool(absl::Milliseconds(1), &clock);
   const std::string name = pool.Register("host:1", {"cpu"}, "i1");
-  absl::SleepFor(absl::Milliseconds(20));
+  clock.Advance(absl::Milliseconds(20));
   pool.ExpireSilentWorkers();
   EXPECT_EQ(pool.alive_devices(), 0);
   EXPECT_EQ(pool.List()[0].state(), v1::Worker::DEAD);
@@ -72,7 +81,8 @@ TEST(WorkerPoolTest, SilentAndUnreachableWorkersLeaveThePool) {
 // A held slot's watcher learns that its worker is gone, whichever way it goes, so the task on
 // it stops waiting (a SIGSTOPped worker's RPC would otherwise wait for the task deadline).
 TEST(WorkerPoolTest, WatchersHearWhenTheirWorkerIsLost) {
-  WorkerPool pool(absl::Milliseconds(50));
+  FakeClock clock;
+  WorkerPool pool(absl::Milliseconds(50), &clock);
   pool.Register("host:1", {"cpu"}, "i1");
   pool.Register("host:2", {"cpu"}, "i2");
   std::optional<WorkerSlot> first = pool.Acquire(kNever, "a");
@@ -83,7 +93,7 @@ TEST(WorkerPoolTest, WatchersHearWhenTheirWorkerIsLost) {
   const int64_t first_watch = pool.Watch(*first, [&] { ++first_lost; });
   pool.Watch(*second, [&] { ++second_lost; });
   // Only the worker that stops heartbeating is lost, and each watcher hears it once.
-  absl::SleepFor(absl::Milliseconds(80));
+  clock.Advance(absl::Milliseconds(80));
   pool.Heartbeat(second->worker, second->incarnation);
   pool.ExpireSilentWorkers();
   pool.ExpireSilentWorkers();
@@ -113,7 +123,8 @@ TEST(WorkerPoolTest, UnwatchedSlotsAreNotReported) {
 // A backup takes only idle capacity: another worker than the straggler's, and never a slot a
 // queued task waits for.
 TEST(WorkerPoolTest, TryAcquireTakesOnlyIdleSlotsElsewhere) {
-  WorkerPool pool(absl::Seconds(10));
+  FakeClock clock;
+  WorkerPool pool(absl::Seconds(10), &clock);
   pool.Register("host:1", {"cpu"}, "i1");
   std::optional<WorkerSlot> straggler = pool.Acquire(kNever, "slow");
   ASSERT_TRUE(straggler);
@@ -128,7 +139,7 @@ TEST(WorkerPoolTest, TryAcquireTakesOnlyIdleSlotsElsewhere) {
   std::thread waiter([&] {
     if (pool.Acquire(kNever, "queued")) queued_got.Notify();
   });
-  absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_TRUE(clock.AwaitWaiters(1, kPatience));  // "queued" waits in Acquire
   EXPECT_FALSE(pool.TryAcquire("backup", straggler->worker));
   pool.Release(*backup);
   EXPECT_TRUE(queued_got.WaitForNotificationWithTimeout(absl::Seconds(5)));
