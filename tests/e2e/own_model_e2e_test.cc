@@ -194,8 +194,13 @@ TEST_F(OwnModelE2eTest, APyTorchModelOnAnImageFolderIsAdaptedAndComesBackToPyTor
                                                "layer3.0.bn2", "fc"}));
 
   // 3. submit --onnx on the image folder, to half the seed's latency.
-  const std::string dataset = absl::StrCat(
-      "imagefolder:", images.string(), ",channels=1,mean=0.3,std=0.3,random_resized_crop=0");
+  // One truncated PNG among the training images (not the first, which sets the folder's
+  // size): skip_corrupt leaves it out and the job names it.
+  const fs::path broken = images / "train" / "class1" / "zz_broken.png";
+  std::ofstream(broken, std::ios::binary) << "\x89PNG\r\n\x1a\n truncated";
+  const std::string dataset =
+      absl::StrCat("imagefolder:", images.string(),
+                   ",channels=1,mean=0.3,std=0.3,random_resized_crop=0,skip_corrupt=1");
   out = Capture(Cli() + absl::StrCat("submit --onnx ", seed_onnx.string(), " --dataset ",
                                      dataset,
                                      " --budget-ratio 0.5 --holdout-size 32 --batch-size 16 "
@@ -217,8 +222,10 @@ TEST_F(OwnModelE2eTest, APyTorchModelOnAnImageFolderIsAdaptedAndComesBackToPyTor
       "assert j[\"final\"][\"resource\"] <= j[\"budget\"] <= 0.5 * j[\"seed\"][\"resource\"] + 1e-9, j; ",
       "assert j[\"spec\"][\"dataset\"].startswith(\"imagefolder:\"), j[\"spec\"][\"dataset\"]; ",
       "assert len(j[\"history\"]) >= 1, j[\"history\"]; ",
+      "s = j[\"skipped_files\"]; assert len(s) == 1 and s[0].endswith(sys.argv[2]), s; ",
+      "assert int(j[\"skipped_images\"]) >= 1, j[\"skipped_images\"]; ",
       "assert j[\"final\"][\"weights\"] < j[\"seed\"][\"weights\"], j[\"final\"]' ",
-      job_json.string());
+      job_json.string(), " train/class1/zz_broken.png");
   out = Capture(check_job, &code);
   EXPECT_EQ(code, 0) << out;
 
