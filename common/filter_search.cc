@@ -29,6 +29,49 @@ class CountingModel final : public ResourceModel {
   SearchStats& stats_;
 };
 
+// How the block's width reaches one costed layer (a conv may both consume and produce it).
+struct Touch {
+  bool any = false;
+  bool outputs = false;                    // out_channels = width
+  const BlockMember* inputs = nullptr;     // in_channels = Resized(width)
+  const BlockMember* depthwise = nullptr;  // in = out = groups = Resized(width)
+};
+
+// Per costed layer, how `block`'s width reaches it (pointers into `block`).
+std::vector<Touch> Touches(const Block& block, size_t num_layers,
+                           const std::vector<int>& costed_position) {
+  std::vector<Touch> touched(num_layers);
+  for (const BlockMember& member : block.members) {
+    const int j = costed_position[member.layer_index];
+    if (j < 0) continue;  // batchnorm: costs nothing
+    Touch& touch = touched[j];
+    touch.any = true;
+    switch (member.kind) {
+      case BlockMember::Kind::kProducer:
+        touch.outputs = true;
+        break;
+      case BlockMember::Kind::kDepthwiseConv:
+        touch.depthwise = &member;
+        break;
+      case BlockMember::Kind::kConsumer:
+        touch.inputs = &member;
+        break;
+      case BlockMember::Kind::kBatchNorm:
+        break;
+    }
+  }
+  return touched;
+}
+
+LayerShape ShapeAt(LayerShape shape, const Touch& touch, int width) {
+  if (touch.outputs) shape.out_channels = width;
+  if (touch.inputs != nullptr) shape.in_channels = touch.inputs->Resized(width);
+  if (touch.depthwise != nullptr) {
+    shape.in_channels = shape.out_channels = shape.groups = touch.depthwise->Resized(width);
+  }
+  return shape;
+}
+
 struct Problem {
   const NetworkDef& network;
   const std::vector<CostedLayer>& layers;
@@ -97,26 +140,7 @@ class ExactSearch {
   explicit ExactSearch(const Problem& p) : p_(p), layers_(p.layers) {}
 
   absl::StatusOr<std::pair<int, double>> Run() {
-    touched_.assign(layers_.size(), Touch{});
-    for (const BlockMember& member : p_.block.members) {
-      const int j = p_.costed_position[member.layer_index];
-      if (j < 0) continue;  // batchnorm: costs nothing
-      Touch& touch = touched_[j];
-      touch.any = true;
-      switch (member.kind) {
-        case BlockMember::Kind::kProducer:
-          touch.outputs = true;
-          break;
-        case BlockMember::Kind::kDepthwiseConv:
-          touch.depthwise = &member;
-          break;
-        case BlockMember::Kind::kConsumer:
-          touch.inputs = &member;
-          break;
-        case BlockMember::Kind::kBatchNorm:
-          break;
-      }
-    }
+    touched_ = Touches(p_.block, layers_.size(), p_.costed_position);
     costs_.assign(layers_.size(), 0);
     for (size_t j = 0; j < layers_.size(); ++j) {
       if (touched_[j].any) continue;
@@ -135,25 +159,11 @@ class ExactSearch {
   }
 
  private:
-  // How the block's width reaches one costed layer (a conv may both consume and produce it).
-  struct Touch {
-    bool any = false;
-    bool outputs = false;                  // out_channels = width
-    const BlockMember* inputs = nullptr;     // in_channels = Resized(width)
-    const BlockMember* depthwise = nullptr;  // in = out = groups = Resized(width)
-  };
   // Below this many candidates a scan is cheaper than bounding and splitting.
   static constexpr int kScanBelow = 8;
 
   LayerShape ShapeAt(size_t j, int width) const {
-    LayerShape shape = layers_[j].shape;
-    const Touch& touch = touched_[j];
-    if (touch.outputs) shape.out_channels = width;
-    if (touch.inputs != nullptr) shape.in_channels = touch.inputs->Resized(width);
-    if (touch.depthwise != nullptr) {
-      shape.in_channels = shape.out_channels = shape.groups = touch.depthwise->Resized(width);
-    }
-    return shape;
+    return common::ShapeAt(layers_[j].shape, touched_[j], width);
   }
 
   absl::StatusOr<double> Resource(int i) {
@@ -359,6 +369,23 @@ absl::StatusOr<SearchResult> BlockSearch::Search(int block, double target, Resou
   result.resource = found->second;
   result.meets_target = result.resource < target;
   return result;
+}
+
+std::vector<LayerShape> BlockSearch::LayerShapesAt(int block, int width) const {
+  const std::vector<Touch> touched = Touches(blocks_[block], layers_.size(), costed_position_);
+  std::vector<LayerShape> shapes;
+  shapes.reserve(layers_.size());
+  for (size_t j = 0; j < layers_.size(); ++j) {
+    shapes.push_back(ShapeAt(layers_[j].shape, touched[j], width));
+  }
+  return shapes;
+}
+
+std::vector<bool> BlockSearch::TouchedLayers(int block) const {
+  const std::vector<Touch> touched = Touches(blocks_[block], layers_.size(), costed_position_);
+  std::vector<bool> any(touched.size());
+  for (size_t j = 0; j < touched.size(); ++j) any[j] = touched[j].any;
+  return any;
 }
 
 NetworkDef BlockSearch::SimplifiedNetwork(const SearchResult& result) const {

@@ -38,6 +38,7 @@ struct SearchStats {
   int64_t resource_computations = 0;  // candidate networks whose resource was computed
   int64_t layer_lookups = 0;          // ResourceModel::LayerCost calls
   int64_t bound_queries = 0;          // ResourceModel::LowerBound calls (kExact only)
+  int64_t rounds = 0;  // batches asked of a MeasuredLatencySource (CertifiedSimplifyBlock)
 };
 
 struct SearchResult {
@@ -92,6 +93,16 @@ class BlockSearch {
                                             const SearchOptions& options);
 
   int num_blocks() const { return static_cast<int>(blocks_.size()); }
+  const Block& block(int block) const { return blocks_[block]; }
+  // The candidate widths of `block` (0 <= block < num_blocks()), widest first.
+  const CandidateRange& candidates(int block) const { return candidates_[block]; }
+  // The network's conv2d and linear layers (CostedLayers order) at their current shapes.
+  const std::vector<CostedLayer>& layers() const { return layers_; }
+  // The shapes of those layers when `block` has `width` outputs, in the same order: what a
+  // search costs for that candidate.
+  std::vector<LayerShape> LayerShapesAt(int block, int width) const;
+  // Per layer of layers(): whether its shape follows `block`'s width.
+  std::vector<bool> TouchedLayers(int block) const;
 
   // The original implementation's simplify_network_def_based_on_constraint for block `block`
   // (an index into FindBlocks(network)): the first candidate, widest first, whose
