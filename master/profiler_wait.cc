@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "common/backoff.h"
 #include "common/logging.h"
 #include "spdlog/spdlog.h"
@@ -95,7 +94,7 @@ absl::StatusOr<std::vector<double>> ProfilerWait::Run(const Attempt& attempt,
         break;
       }
     }
-    const absl::Time started = absl::Now();
+    const absl::Time started = options_.clock->Now();
     absl::StatusOr<std::vector<double>> result = attempt();
     if (result.ok() || !IsRetryable(result.status())) {
       ProfilerOutage ended;
@@ -110,10 +109,11 @@ absl::StatusOr<std::vector<double>> ProfilerWait::Run(const Attempt& attempt,
       }
       if (ended.failures > 0) {
         log->warn("{} answers again after {} ({} failed attempt(s))", AgentName(options_.agent),
-                  Seconds(absl::Now() - ended.since), ended.failures);
+                  Seconds(options_.clock->Now() - ended.since), ended.failures);
       }
       if (failed && observer != nullptr) {
-        observer->OnAnswered(ended.failures > 0 ? ended : last, absl::Now() - first_failure);
+        observer->OnAnswered(ended.failures > 0 ? ended : last,
+                             options_.clock->Now() - first_failure);
       }
       return finish(std::move(result));
     }
@@ -135,7 +135,7 @@ absl::StatusOr<std::vector<double>> ProfilerWait::Run(const Attempt& attempt,
                 AgentName(options_.agent), result.status().ToString(),
                 absl::FormatDuration(options_.wait_limit));
     }
-    const absl::Duration down = absl::Now() - last.since;
+    const absl::Duration down = options_.clock->Now() - last.since;
     if (down >= options_.wait_limit) {
       const absl::Status reason = absl::FailedPreconditionError(
           absl::StrCat(AgentName(options_.agent), " has been unreachable for ", Seconds(down),
@@ -152,13 +152,13 @@ absl::StatusOr<std::vector<double>> ProfilerWait::Run(const Attempt& attempt,
     }
     if (observer != nullptr) observer->OnWaiting(last);
     const absl::Duration wait =
-        std::min(Backoff(retry), last.since + options_.wait_limit - absl::Now());
+        std::min(Backoff(retry), last.since + options_.wait_limit - options_.clock->Now());
     absl::MutexLock lock(&mu_);
     // Wakes early when another caller got an answer (the agent is back) or on cancellation.
     auto wake = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return cancelled || answered_ != answered;
     };
-    mu_.AwaitWithTimeout(absl::Condition(&wake), wait);
+    options_.clock->AwaitWithTimeout(&mu_, absl::Condition(&wake), wait);
   }
   // Cancelled.
   absl::Status status =

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "master/cancellation.h"
 
 namespace netadapt::master {
@@ -29,6 +30,9 @@ struct ProfilerWaitOptions {
   absl::Duration wait_limit = absl::Minutes(30);
   // Seed of the jitter (0: a random seed).
   uint64_t seed = 0;
+  // The outage's times and the backoff waits follow this clock (not owned; outlives the
+  // ProfilerWait).
+  common::Clock* clock = common::RealClock();
 };
 
 // What callers know about the agent while it does not answer. One outage is shared by every

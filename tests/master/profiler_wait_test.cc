@@ -9,6 +9,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/clock.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::master {
@@ -84,11 +85,21 @@ ProfilerWaitOptions Fast() {
   return options;
 }
 
+// Single-threaded tests step through the backoffs on a fake clock that auto-advances: each
+// wait jumps the time to its end instead of sleeping.
+ProfilerWaitOptions Fast(common::Clock* clock) {
+  ProfilerWaitOptions options = Fast();
+  options.clock = clock;
+  return options;
+}
+
 TEST(ProfilerWaitTest, RetriesUntilTheAgentAnswers) {
   FakeMeasurer measurer(3, absl::UnavailableError("failed to connect to all addresses"));
-  ProfilerWait wait(Fast());
+  common::FakeClock clock;
+  clock.SetAutoAdvance(true);
+  ProfilerWait wait(Fast(&clock));
   RecordingObserver observer;
-  const absl::Time start = absl::Now();
+  const absl::Time start = clock.Now();
   absl::StatusOr<std::vector<double>> latencies =
       wait.Run([&] { return measurer.Measure(2); }, nullptr, &observer);
   ASSERT_TRUE(latencies.ok()) << latencies.status();
@@ -110,7 +121,9 @@ TEST(ProfilerWaitTest, RetriesUntilTheAgentAnswers) {
 
 TEST(ProfilerWaitTest, DeadlineExceededIsRetriedToo) {
   FakeMeasurer measurer(1, absl::DeadlineExceededError("Deadline Exceeded"));
-  ProfilerWait wait(Fast());
+  common::FakeClock clock;
+  clock.SetAutoAdvance(true);
+  ProfilerWait wait(Fast(&clock));
   EXPECT_TRUE(wait.Run([&] { return measurer.Measure(1); }, nullptr, nullptr).ok());
   EXPECT_EQ(measurer.calls(), 2);
 }
@@ -128,14 +141,16 @@ TEST(ProfilerWaitTest, OtherErrorsPassThroughWithoutRetry) {
 
 TEST(ProfilerWaitTest, GivesUpPastTheLimitNamingTheAgent) {
   FakeMeasurer measurer(1 << 30, absl::UnavailableError("Connection refused"));
-  ProfilerWaitOptions options = Fast();
+  common::FakeClock clock;
+  clock.SetAutoAdvance(true);
+  ProfilerWaitOptions options = Fast(&clock);
   options.wait_limit = absl::Milliseconds(100);
   ProfilerWait wait(options);
   RecordingObserver observer;
-  const absl::Time start = absl::Now();
+  const absl::Time start = clock.Now();
   const absl::Status status =
       wait.Run([&] { return measurer.Measure(1); }, nullptr, &observer).status();
-  const absl::Duration took = absl::Now() - start;
+  const absl::Duration took = clock.Now() - start;
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition,
                                HasSubstr("the profiler agent at 127.0.0.1:50061 has been "
                                          "unreachable for")));
