@@ -50,8 +50,7 @@ enum class Split { kHeldOut, kTest };
 std::string ResultSummary(const v1::ModelResult& result, v1::ResourceType type, Split split) {
   std::string text = absl::StrCat(FormatResource(result.resource(), type));
   if (result.measured_latency_ms() > 0) {
-    absl::StrAppend(&text, " (measured ",
-                    FormatResource(result.measured_latency_ms(), v1::RESOURCE_TYPE_LATENCY), ")");
+    absl::StrAppend(&text, " (measured ", MeasuredLatencyText(result), ")");
   }
   absl::StrAppend(&text, ", accuracy ", FormatPercent(result.accuracy()),
                   split == Split::kTest ? " test" : " held-out");
@@ -286,6 +285,26 @@ std::string FormatTable(const std::vector<std::string>& header,
   return text;
 }
 
+std::string MeasuredLatencyText(const v1::ModelResult& result) {
+  if (result.measured_latency_ms() <= 0) return "";
+  std::string text = FormatResource(result.measured_latency_ms(), v1::RESOURCE_TYPE_LATENCY);
+  const double slowest = result.measured_latency_slowest_ms();
+  if (result.measured_latency_unstable() && slowest > result.measured_latency_ms()) {
+    absl::StrAppend(&text, " (noisy: up to ", absl::StrFormat("%.2f", slowest), ")");
+  } else if (slowest > 1.1 * result.measured_latency_ms()) {
+    absl::StrAppend(&text, " (up to ", absl::StrFormat("%.2f", slowest), ")");
+  }
+  return text;
+}
+
+double CalibratedLatency(const v1::Job& job, const v1::ModelResult& result) {
+  if (job.spec().resource_type() != v1::RESOURCE_TYPE_LATENCY || job.lut_overhead_ms() == 0 ||
+      result.resource() <= 0) {
+    return 0;
+  }
+  return result.resource() + job.lut_overhead_ms();
+}
+
 std::string SkippedFilesText(const v1::Job& job) {
   if (job.skipped_files_size() == 0 && job.skipped_images() == 0) return "";
   constexpr int kNamed = 3;
@@ -375,23 +394,32 @@ std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options) {
   }
 
   if (job.history_size() > 0) {
+    // The calibrated column only where there is a calibration (a measured LATENCY seed).
+    const bool calibrated = CalibratedLatency(job, job.seed()) > 0;
     std::vector<std::vector<std::string>> rows;
     for (const v1::Iteration& it : job.history()) {
-      rows.push_back({absl::StrCat(it.iteration()), FormatResource(it.target_resource(), type),
-                      absl::StrCat(it.chosen_block()), OrDash(it.chosen_layer()),
-                      FormatResource(it.result().resource(), type),
-                      it.result().measured_latency_ms() > 0
-                          ? FormatResource(it.result().measured_latency_ms(),
-                                           v1::RESOURCE_TYPE_LATENCY)
-                          : "-",
-                      FormatPercent(it.result().accuracy()),
-                      HumanDuration(absl::Seconds(it.duration_seconds())),
-                      OrDash(Widths(it.result()))});
+      std::vector<std::string> row = {
+          absl::StrCat(it.iteration()), FormatResource(it.target_resource(), type),
+          absl::StrCat(it.chosen_block()), OrDash(it.chosen_layer()),
+          FormatResource(it.result().resource(), type)};
+      if (calibrated) {
+        row.push_back(FormatResource(CalibratedLatency(job, it.result()), type));
+      }
+      row.push_back(OrDash(MeasuredLatencyText(it.result())));
+      row.push_back(FormatPercent(it.result().accuracy()));
+      row.push_back(HumanDuration(absl::Seconds(it.duration_seconds())));
+      row.push_back(OrDash(Widths(it.result())));
+      rows.push_back(std::move(row));
     }
-    absl::StrAppend(&text, "\nhistory (accuracy on the held-out split)\n",
-                    FormatTable({"ITER", "TARGET", "BLOCK", "LAYER", "RESOURCE", "MEASURED",
-                                 "ACCURACY", "TIME", "WIDTHS"},
-                                rows));
+    std::vector<std::string> header = {"ITER", "TARGET", "BLOCK", "LAYER", "RESOURCE"};
+    if (calibrated) header.push_back("CALIBRATED");
+    header.insert(header.end(), {"MEASURED", "ACCURACY", "TIME", "WIDTHS"});
+    absl::StrAppend(&text, "\nhistory (accuracy on the held-out split",
+                    calibrated ? absl::StrCat("; calibrated = LUT + the seed's ",
+                                              absl::StrFormat("%+.2f", job.lut_overhead_ms()),
+                                              " ms the LUT does not model")
+                               : "",
+                    ")\n", FormatTable(header, rows));
   }
   if (job.proposals_size() > 0) {
     std::vector<const v1::Proposal*> proposals;

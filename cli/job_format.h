@@ -72,6 +72,15 @@ std::string AtEqualResource(v1::ResourceType type);
 // ms), accuracy 89.15% test" when done, else its state and reason; "" when the job has none.
 std::string UniformBaselineText(const v1::Job& job);
 
+// A network's end-to-end latency with its spread: "1.94 ms"; "1.94 ms (up to 2.40)" when the
+// slowest of its measurements was more than 10 % slower; "1.94 ms (noisy: up to 3.88)" when
+// they never agreed (ModelResult.measured_latency_unstable). "" when not measured.
+std::string MeasuredLatencyText(const v1::ModelResult& result);
+// The LUT's prediction calibrated with the seed's overhead (Job.lut_overhead_ms): the
+// result's LUT sum plus that term; 0 when the job has no such term (not LATENCY, or the seed
+// was not measured).
+double CalibratedLatency(const v1::Job& job, const v1::ModelResult& result);
+
 // What the job's image folders left out as unreadable (skip_corrupt): the distinct files, the
 // first few by name, and the images left out over all reads; "" when nothing was left out.
 std::string SkippedFilesText(const v1::Job& job);

@@ -62,10 +62,11 @@ std::string IterationLine(const v1::Iteration& it, const v1::Job& job) {
                                   " done: block ", it.chosen_block());
   if (!it.chosen_layer().empty()) absl::StrAppend(&line, " (", it.chosen_layer(), ")");
   absl::StrAppend(&line, ", resource ", FormatResource(it.result().resource(), type));
+  if (const double calibrated = CalibratedLatency(job, it.result()); calibrated > 0) {
+    absl::StrAppend(&line, ", calibrated ", FormatResource(calibrated, type));
+  }
   if (it.result().measured_latency_ms() > 0) {
-    absl::StrAppend(&line, " (measured ",
-                    FormatResource(it.result().measured_latency_ms(), v1::RESOURCE_TYPE_LATENCY),
-                    ")");
+    absl::StrAppend(&line, " (measured ", MeasuredLatencyText(it.result()), ")");
   }
   absl::StrAppend(&line, ", accuracy ", FormatPercent(it.result().accuracy()), ", took ",
                   HumanDuration(absl::Seconds(it.duration_seconds())));

@@ -260,14 +260,19 @@ std::string HtmlTable(const std::vector<std::string>& header,
 }
 
 std::string MeasuredText(const v1::ModelResult& result) {
-  return result.measured_latency_ms() > 0
-             ? FormatResource(result.measured_latency_ms(), v1::RESOURCE_TYPE_LATENCY)
-             : "not measured";
+  return result.measured_latency_ms() > 0 ? MeasuredLatencyText(result) : "not measured";
 }
 
-std::string LutErrorText(const v1::ModelResult& result, v1::ResourceType type) {
+// "12.3%", and "12.3% (calibrated 2.1%)" where the job has a calibration.
+std::string LutErrorText(const v1::Job& job, const v1::ModelResult& result) {
+  const v1::ResourceType type = job.spec().resource_type();
   const std::optional<double> error = LutError(result, type);
-  return error ? absl::StrFormat("%.1f%%", *error * 100) : "not measured";
+  if (!error) return "not measured";
+  std::string text = absl::StrFormat("%.1f%%", *error * 100);
+  if (const std::optional<double> calibrated = CalibratedLutError(job, result)) {
+    absl::StrAppend(&text, absl::StrFormat(" (calibrated %.1f%%)", *calibrated * 100));
+  }
+  return text;
 }
 
 // "50.0% of the seed" for counts that shrink.
@@ -302,8 +307,8 @@ std::string SummaryTable(const v1::Job& job) {
   row("measured latency", MeasuredText(seed), MeasuredText(a), MeasuredText(u),
       Ratio(a.measured_latency_ms(), seed.measured_latency_ms()));
   if (IsLatency(type)) {
-    row("LUT prediction error", LutErrorText(seed, type), LutErrorText(a, type),
-        LutErrorText(u, type), "");
+    row("LUT prediction error", LutErrorText(job, seed), LutErrorText(job, a),
+        LutErrorText(job, u), "");
   }
   // Accuracies are compared on one split only: the test split once the final network is
   // there (the seed is evaluated on it too), the held-out split while the job iterates.
@@ -418,7 +423,7 @@ std::string IterationTable(const v1::Job& job) {
                       : "");
     row.push_back(Html(FormatResource(r.resource(), type)));
     row.push_back(Html(MeasuredText(r)));
-    if (IsLatency(type)) row.push_back(Html(LutErrorText(r, type)));
+    if (IsLatency(type)) row.push_back(Html(LutErrorText(job, r)));
     row.push_back(point.held_out > 0 ? Html(FormatPercent(point.held_out)) : "");
     row.push_back(point.test > 0 ? Html(FormatPercent(point.test)) : "");
     if (it != nullptr) {
@@ -489,6 +494,12 @@ std::optional<double> LutError(const v1::ModelResult& result, v1::ResourceType t
   }
   return std::fabs(result.resource() - result.measured_latency_ms()) /
          result.measured_latency_ms();
+}
+
+std::optional<double> CalibratedLutError(const v1::Job& job, const v1::ModelResult& result) {
+  const double calibrated = CalibratedLatency(job, result);
+  if (calibrated <= 0 || result.measured_latency_ms() <= 0) return std::nullopt;
+  return std::fabs(calibrated - result.measured_latency_ms()) / result.measured_latency_ms();
 }
 
 const v1::ModelResult* AdaptedModel(const v1::Job& job, std::string* label) {

@@ -45,6 +45,9 @@ std::string LutErrorSvg(const v1::Job& job);
 // |resource - measured| / measured for a LATENCY model with a measured latency; nullopt when
 // either is missing (not measured, or not a latency job).
 std::optional<double> LutError(const v1::ModelResult& result, v1::ResourceType type);
+// The same error for the calibrated prediction (LUT + Job.lut_overhead_ms); nullopt without a
+// calibration or a measurement.
+std::optional<double> CalibratedLutError(const v1::Job& job, const v1::ModelResult& result);
 
 // The model the job adapted the seed to: the final one when the job has one, else the last
 // iteration's result, else nullptr (no iteration done yet). `label` (when not null) is set to

@@ -63,12 +63,10 @@ v1::ModelResult JobRunner::Result(const std::string& digest, const common::Netwo
   if (measure && options_.measure_network && spec_.resource_type() == v1::RESOURCE_TYPE_LATENCY) {
     const int rounds = spec_.budget_metric() == v1::BUDGET_METRIC_MEASURED
                            ? std::max(1, options_.budget_measurement_rounds)
-                           : 1;
-    int runs = 0;
-    const double measured = MeasureBest(network, rounds, &runs);
-    if (runs > 0) {
-      result.set_measured_latency_ms(measured);
-      result.set_measured_latency_runs(runs);
+                           : 2;
+    const EndToEnd measured = MeasureUntilStable(network, rounds);
+    if (measured.runs > 0) {
+      measured.WriteTo(result, options_.stable_tolerance);
     } else {
       Log()->warn("[job={}] measuring {} end to end failed", job_, common::WidthsString(network));
     }
@@ -493,6 +491,9 @@ absl::Status JobRunner::Prepare(Current& current) {
   return Commit(
               [&](v1::Job& j) {
                 *j.mutable_seed() = seed_result;
+                if (current.measured > 0) {
+                  j.set_lut_overhead_ms(current.measured - current.resource);
+                }
                 j.clear_activity();
                 j.clear_activity_step();
                 j.clear_activity_total();
@@ -941,15 +942,38 @@ absl::StatusOr<JobRunner::Trained> JobRunner::TrainAndTest(const std::string& di
   return trained;
 }
 
-double JobRunner::MeasureBest(const common::NetworkDef& network, int rounds, int* runs) {
-  double best = 0;
-  for (int round = 0; round < rounds; ++round) {
-    absl::StatusOr<double> measured = options_.measure_network(network);
-    if (!measured.ok()) continue;
-    if (runs != nullptr) ++*runs;
-    if (best == 0 || *measured < best) best = *measured;
+void JobRunner::EndToEnd::Add(double ms) {
+  ++runs;
+  if (fastest == 0 || ms < fastest) {
+    second_fastest = fastest;
+    fastest = ms;
+  } else if (second_fastest == 0 || ms < second_fastest) {
+    second_fastest = ms;
   }
-  return best;
+  slowest = std::max(slowest, ms);
+}
+
+bool JobRunner::EndToEnd::Stable(double tolerance) const {
+  return runs >= 2 && second_fastest <= fastest * (1 + tolerance);
+}
+
+void JobRunner::EndToEnd::WriteTo(v1::ModelResult& result, double tolerance) const {
+  result.set_measured_latency_ms(fastest);
+  result.set_measured_latency_runs(runs);
+  result.set_measured_latency_slowest_ms(slowest);
+  result.set_measured_latency_unstable(!Stable(tolerance));
+}
+
+JobRunner::EndToEnd JobRunner::MeasureUntilStable(const common::NetworkDef& network,
+                                                  int min_rounds) {
+  EndToEnd measured;
+  const int max_rounds = std::max(min_rounds, options_.max_measurement_rounds);
+  for (int round = 0; round < max_rounds; ++round) {
+    if (round >= min_rounds && measured.Stable(options_.stable_tolerance)) break;
+    absl::StatusOr<double> ms = options_.measure_network(network);
+    if (ms.ok()) measured.Add(*ms);
+  }
+  return measured;
 }
 
 absl::Status JobRunner::Finish(Current& current) {
@@ -1057,8 +1081,7 @@ absl::Status JobRunner::Finish(Current& current) {
   final_result.set_test_accuracy(final_trained->accuracy);
   struct Measured {
     const common::NetworkDef* network;
-    double best = 0;
-    int runs = 0;
+    EndToEnd end_to_end;
   };
   std::vector<Measured> measured = {{&seed_network}, {&current.network}};
   if (thinning) measured.push_back({&thinning->network});
@@ -1071,14 +1094,11 @@ absl::Status JobRunner::Finish(Current& current) {
     for (int round = 0; round < options_.final_measurement_rounds; ++round) {
       for (size_t k = 0; k < measured.size(); ++k) {
         Measured& m = measured[(round + k) % measured.size()];
-        int runs = 0;
-        const double ms = MeasureBest(*m.network, 1, &runs);
-        m.runs += runs;
-        if (ms > 0 && (m.best == 0 || ms < m.best)) m.best = ms;
+        absl::StatusOr<double> ms = options_.measure_network(*m.network);
+        if (ms.ok()) m.end_to_end.Add(*ms);
       }
     }
-    final_result.set_measured_latency_ms(measured[1].best);
-    final_result.set_measured_latency_runs(measured[1].runs);
+    measured[1].end_to_end.WriteTo(final_result, options_.stable_tolerance);
   }
 
   if (thinning) {
@@ -1094,10 +1114,7 @@ absl::Status JobRunner::Finish(Current& current) {
       Log()->warn("[job={}] the uniform baseline failed: {}", job_,
                   uniform_trained.status().ToString());
     }
-    if (measure) {
-      result->set_measured_latency_ms(measured[2].best);
-      result->set_measured_latency_runs(measured[2].runs);
-    }
+    if (measure) measured[2].end_to_end.WriteTo(*result, options_.stable_tolerance);
     v1::ModelResult* seed_result = uniform.mutable_seed_fine_tuned();
     if (seed_trained.ok()) {
       *seed_result = Result(seed_trained->digest, seed_network, seed_resource,
@@ -1110,10 +1127,7 @@ absl::Status JobRunner::Finish(Current& current) {
       Log()->warn("[job={}] fine-tuning the seed with the lineage's budget failed: {}", job_,
                   seed_trained.status().ToString());
     }
-    if (measure) {
-      seed_result->set_measured_latency_ms(measured[0].best);
-      seed_result->set_measured_latency_runs(measured[0].runs);
-    }
+    if (measure) measured[0].end_to_end.WriteTo(*seed_result, options_.stable_tolerance);
     if (uniform.state() == v1::UniformBaseline::RUNNING) {
       uniform.set_state(v1::UniformBaseline::SUCCEEDED);
       Log()->info("[job={}] adapted vs uniform at equal resource ({:.6g} vs {:.6g}), test split: "
@@ -1128,9 +1142,8 @@ absl::Status JobRunner::Finish(Current& current) {
   }
   return Commit([&](v1::Job& j) {
     *j.mutable_final() = final_result;
-    if (measure && measured[0].best > 0) {
-      j.mutable_seed()->set_measured_latency_ms(measured[0].best);
-      j.mutable_seed()->set_measured_latency_runs(measured[0].runs);
+    if (measure && measured[0].end_to_end.runs > 0) {
+      measured[0].end_to_end.WriteTo(*j.mutable_seed(), options_.stable_tolerance);
     }
     if (seed_tested.ok()) j.mutable_seed()->set_test_accuracy(seed_tested->accuracy);
     if (baseline) *j.mutable_uniform_baseline() = uniform;

@@ -55,6 +55,12 @@ struct JobRunnerOptions {
   // Jobs whose budget is on measured latency (BUDGET_METRIC_MEASURED) measure the seed and
   // each chosen network this many times and keep the fastest.
   int budget_measurement_rounds = 3;
+  // The seed and each chosen network are measured at least twice (budget_measurement_rounds
+  // times for a budget on measured latency) and again until their two fastest measurements
+  // agree within stable_tolerance, at most max_measurement_rounds times; the fastest is kept
+  // and the slowest shown beside it.
+  int max_measurement_rounds = 5;
+  double stable_tolerance = 0.05;
 };
 
 // Runs one NetAdapt job to its end (DESIGN.md section 3), recording everything in the
@@ -107,9 +113,20 @@ class JobRunner {
   absl::StatusOr<Trained> TrainAndTest(const std::string& digest, int block,
                                        const std::string& what, int64_t steps, int epochs,
                                        FinishActivity& activity, int line);
-  // The fastest of `rounds` end-to-end measurements (0 when none succeeded); adds the
-  // successful ones to *runs. Needs options_.measure_network.
-  double MeasureBest(const common::NetworkDef& network, int rounds, int* runs = nullptr);
+  // End-to-end measurements of one network: the fastest and the slowest, how many succeeded.
+  struct EndToEnd {
+    double fastest = 0;  // 0 when none succeeded
+    double slowest = 0;
+    int runs = 0;
+    double second_fastest = 0;
+    void Add(double ms);
+    // The two fastest agree within `tolerance` (relative to the fastest).
+    bool Stable(double tolerance) const;
+    void WriteTo(v1::ModelResult& result, double tolerance) const;
+  };
+  // Measures `network` at least `min_rounds` times, then until Stable or
+  // options_.max_measurement_rounds. Needs options_.measure_network.
+  EndToEnd MeasureUntilStable(const common::NetworkDef& network, int min_rounds);
   // Whether `current` is still above the job's budget (the LUT's or the measured latency).
   bool AboveBudget(const Current& current) const;
   // One attempt of a task: where it runs, its number among the task's attempts, and the

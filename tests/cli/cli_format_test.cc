@@ -161,6 +161,37 @@ TEST(FormatTest, SkippedFilesAreNamedInGetAndWatch) {
             "train/dog/2.png, train/dog/3.png, ... (`netadapt get JOB --output=json` lists them)");
 }
 
+TEST(FormatTest, MeasuredLatencyShowsItsSpreadAndTheHistoryItsCalibration) {
+  v1::ModelResult result;
+  EXPECT_EQ(MeasuredLatencyText(result), "");
+  result.set_measured_latency_ms(1.94);
+  result.set_measured_latency_slowest_ms(2.0);
+  EXPECT_EQ(MeasuredLatencyText(result), "1.94 ms");
+  result.set_measured_latency_slowest_ms(2.4);
+  EXPECT_EQ(MeasuredLatencyText(result), "1.94 ms (up to 2.40)");
+  result.set_measured_latency_unstable(true);
+  result.set_measured_latency_slowest_ms(3.88);
+  EXPECT_EQ(MeasuredLatencyText(result), "1.94 ms (noisy: up to 3.88)");
+
+  v1::Job job = RunningJob();
+  job.mutable_spec()->set_resource_type(v1::RESOURCE_TYPE_LATENCY);
+  EXPECT_THAT(FormatJobDetails(job, At(0)), Not(HasSubstr("CALIBRATED")));
+  EXPECT_EQ(CalibratedLatency(job, job.history(0).result()), 0);
+  job.set_lut_overhead_ms(0.5);
+  EXPECT_DOUBLE_EQ(CalibratedLatency(job, job.history(0).result()), 17.5 + 0.5);
+  *job.mutable_history(0)->mutable_result() = [&] {
+    v1::ModelResult r = job.history(0).result();
+    r.set_measured_latency_ms(18.1);
+    r.set_measured_latency_slowest_ms(30);
+    r.set_measured_latency_unstable(true);
+    return r;
+  }();
+  const std::string details = FormatJobDetails(job, At(0));
+  EXPECT_THAT(details, HasSubstr("calibrated = LUT + the seed's +0.50 ms"));
+  EXPECT_THAT(details, HasSubstr("CALIBRATED"));
+  EXPECT_THAT(details, HasSubstr("18.00 ms    18.10 ms (noisy: up to 30.00)"));
+}
+
 TEST(FormatTest, JobAndWorkerLists) {
   v1::Job other;
   other.set_name("jobs/8");

@@ -335,6 +335,19 @@ TEST(ReportTest, LutErrorPlotSaysWhereLatencyWasNotMeasured) {
   EXPECT_FALSE(LutError(job.seed(), v1::RESOURCE_TYPE_FLOPS).has_value());
 }
 
+// With the seed's overhead as a calibration term, the prediction is LUT + overhead; the
+// report shows both errors.
+TEST(ReportTest, CalibratedLutErrorAddsTheSeedsOverhead) {
+  v1::Job job = SampleJob();
+  EXPECT_FALSE(CalibratedLutError(job, job.seed()).has_value());  // no calibration
+  job.set_lut_overhead_ms(1.5);                                     // 21.5 - 20
+  EXPECT_NEAR(*CalibratedLutError(job, job.seed()), 0, 1e-12);
+  // Iteration 1: LUT 17.25 + 1.5 = 18.75 against 18.0 measured.
+  EXPECT_NEAR(*CalibratedLutError(job, job.history(0).result()), 0.75 / 18.0, 1e-12);
+  EXPECT_FALSE(CalibratedLutError(job, job.history(1).result()).has_value());  // not measured
+  EXPECT_THAT(RenderReportHtml(job), HasSubstr("4.2% (calibrated 4.2%)"));
+}
+
 TEST(ReportTest, PageIsWellFormed) {
   const std::string page = RenderReportHtml(SampleJob());
   EXPECT_EQ(CheckWellFormed(page), "");

@@ -1052,14 +1052,64 @@ struct RecordingNetworkMeasurer {
   absl::Mutex mu;
   std::vector<std::string> measured;  // WidthsString of each network, in order
   double overhead = 0;
+  // Multiplies the n-th measurement of a network (0-based) when set: a busy device.
+  std::function<double(int n)> noise;
+  std::map<std::string, int> calls;
   NetworkMeasurer Measurer() {
     return [this](const common::NetworkDef& network) -> absl::StatusOr<double> {
       absl::MutexLock lock(&mu);
-      measured.push_back(common::WidthsString(network));
-      return Flops(network) + overhead;
+      const std::string widths = common::WidthsString(network);
+      measured.push_back(widths);
+      const int n = calls[widths]++;
+      return (Flops(network) + overhead) * (noise ? noise(n) : 1.0);
     };
   }
 };
+
+// The seed and each chosen network are measured until their two fastest measurements agree;
+// the spread is kept, and a network whose measurements never agree is marked unstable. The
+// seed's measured-minus-LUT overhead is the job's calibration term.
+TEST_F(JobRunnerTest, EndToEndMeasurementsRunUntilStableAndKeepTheirSpread) {
+  RecordingNetworkMeasurer network_measurer;
+  network_measurer.overhead = 1000;
+  // Every other measurement twice as slow: the third agrees with the first.
+  network_measurer.noise = [](int n) { return n % 2 == 0 ? 1.0 : 2.0; };
+  FlopsMeasurer lut;
+  JobRunnerOptions options;
+  options.measure_network = network_measurer.Measurer();
+  manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, &lut, options);
+  v1::JobSpec spec = Spec();
+  spec.set_resource_type(v1::RESOURCE_TYPE_LATENCY);
+  spec.set_uniform_baseline(false);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(spec, "stable"));
+  const v1::Job job = WaitForEnd(created.name());
+  ASSERT_EQ(job.state(), v1::Job::SUCCEEDED) << job.reason();
+  ASSERT_GE(job.history_size(), 1);
+  for (const v1::Iteration& it : job.history()) {
+    const v1::ModelResult& r = it.result();
+    EXPECT_EQ(r.measured_latency_runs(), 3) << it.iteration();
+    EXPECT_DOUBLE_EQ(r.measured_latency_ms(), r.resource() + 1000) << it.iteration();
+    EXPECT_DOUBLE_EQ(r.measured_latency_slowest_ms(), 2 * r.measured_latency_ms());
+    EXPECT_FALSE(r.measured_latency_unstable());
+  }
+  EXPECT_DOUBLE_EQ(job.lut_overhead_ms(), 1000);
+
+  // Slower every time: never stable, given up after max_measurement_rounds.
+  network_measurer.noise = [](int n) { return 1.0 + 0.2 * n; };
+  {
+    absl::MutexLock lock(&network_measurer.mu);
+    network_measurer.calls.clear();
+  }
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job second, manager_->Create(spec, "unstable"));
+  const v1::Job noisy = WaitForEnd(second.name());
+  ASSERT_EQ(noisy.state(), v1::Job::SUCCEEDED) << noisy.reason();
+  const v1::ModelResult& first = noisy.history(0).result();
+  EXPECT_EQ(first.measured_latency_runs(), JobRunnerOptions{}.max_measurement_rounds);
+  EXPECT_TRUE(first.measured_latency_unstable());
+  EXPECT_DOUBLE_EQ(first.measured_latency_slowest_ms(),
+                   (1.0 + 0.2 * (JobRunnerOptions{}.max_measurement_rounds - 1)) *
+                       first.measured_latency_ms());
+}
 
 // The final measurement gives the seed, the final network and the uniform baseline the same
 // number of end-to-end measurements, interleaved, after all training.
