@@ -24,21 +24,20 @@
 #include "common/rpc/channel.h"
 #include "common/rpc/profiler_client.h"
 #include "common/rpc/server.h"
+#include "common/rpc/server_flags.h"
 #include "master/grpc_task_runner.h"
 #include "master/job_manager.h"
 #include "master/job_store.h"
 #include "master/services.h"
 #include "master/worker_pool.h"
 
-ABSL_FLAG(std::string, host, "127.0.0.1",
-          "Address to listen on: loopback by default; 0.0.0.0 (all interfaces) needs --token_file "
-          "or --insecure.");
-ABSL_FLAG(bool, insecure, false,
-          "Allow listening on a non-loopback --host without authentication (no --token_file, no "
-          "client certificates): anyone who can reach the port may call every service.");
-ABSL_FLAG(int, port, 50051, "Port to listen on; 0 picks a free one (see --port_file).");
-ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file once serving.");
-ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection.");
+NETADAPT_SERVER_FLAGS(
+    50051,
+    "File holding the cluster token: every caller (CLI, workers) must present it, and the "
+    "master presents it to the profiler. Empty = no authentication (docs/SECURITY.md).",
+    "PEM certificate chain of this master: serve TLS.",
+    "PEM CA certificates: TLS to the profiler and the workers, verified against them; with "
+    "--tls_cert, clients must present a certificate they signed (mutual TLS).");
 ABSL_FLAG(std::string, state_dir, "netadapt-state",
           "Directory of the durable job state and the artifact store.");
 ABSL_FLAG(std::string, profiler, "",
@@ -64,17 +63,9 @@ ABSL_FLAG(double, straggler_factor, 3,
 ABSL_FLAG(double, straggler_min_s, 30, "No backup attempt for a task younger than this.");
 ABSL_FLAG(double, shutdown_grace_s, 5, "On SIGTERM, seconds in-flight calls may take to finish.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical, off.");
-ABSL_FLAG(std::string, token_file, "",
-          "File holding the cluster token: every caller (CLI, workers) must present it, and the "
-          "master presents it to the profiler. Empty = no authentication (docs/SECURITY.md).");
 ABSL_FLAG(std::string, master_token_file, "",
           "File holding the master token, presented to the workers (their --master_token_file); "
           "empty = present the cluster token.");
-ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of this master: serve TLS.");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
-ABSL_FLAG(std::string, tls_ca, "",
-          "PEM CA certificates: TLS to the profiler and the workers, verified against them; with "
-          "--tls_cert, clients must present a certificate they signed (mutual TLS).");
 
 namespace netadapt::master {
 namespace {
@@ -95,11 +86,11 @@ int Run() {
   }
   const int heartbeat_ms = absl::GetFlag(FLAGS_heartbeat_interval_ms);
   WorkerPool pool(absl::Milliseconds(heartbeat_ms) * absl::GetFlag(FLAGS_heartbeat_misses));
-  rpc::CredentialFiles credentials{absl::GetFlag(FLAGS_token_file), absl::GetFlag(FLAGS_tls_cert),
-                                   absl::GetFlag(FLAGS_tls_key), absl::GetFlag(FLAGS_tls_ca)};
-  absl::StatusOr<rpc::ClientSecurity> client_security = rpc::LoadClientSecurity(credentials);
-  absl::StatusOr<rpc::ServerSecurity> server_security = rpc::LoadServerSecurity(credentials);
-  for (const absl::Status& s : {client_security.status(), server_security.status()}) {
+  const rpc::ServerFlags server_flags = NETADAPT_SERVER_FLAG_VALUES();
+  absl::StatusOr<rpc::ClientSecurity> client_security =
+      rpc::LoadClientSecurity(server_flags.credentials);
+  absl::StatusOr<rpc::ServerOptions> server_options = rpc::ServerOptionsFromFlags(server_flags);
+  for (const absl::Status& s : {client_security.status(), server_options.status()}) {
     if (!s.ok()) {
       log->critical("{}", s.ToString());
       return 2;
@@ -173,15 +164,8 @@ int Run() {
   JobServiceImpl job_service(*manager, **store, pool, **artifacts);
   CoordinatorServiceImpl coordinator(*manager, pool, **artifacts, heartbeat_ms);
 
-  rpc::ServerOptions server_options;
-  server_options.address =
-      absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
-  server_options.port_file = absl::GetFlag(FLAGS_port_file);
-  server_options.reflection = absl::GetFlag(FLAGS_reflection);
-  server_options.security = *std::move(server_security);
-  server_options.insecure = absl::GetFlag(FLAGS_insecure);
   absl::StatusOr<std::unique_ptr<rpc::RpcServer>> server =
-      rpc::RpcServer::Start(server_options, {&job_service, &coordinator});
+      rpc::RpcServer::Start(*server_options, {&job_service, &coordinator});
   if (!server.ok()) {
     log->critical("{}", server.status().ToString());
     return 1;

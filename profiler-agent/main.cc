@@ -14,21 +14,20 @@
 #include "common/logging.h"
 #include "common/rpc/auth.h"
 #include "common/rpc/server.h"
+#include "common/rpc/server_flags.h"
 #include "common/torch/device.h"
 #include "common/torch/layer_timer.h"
 #include "profiler-agent/device_info.h"
 #include "profiler-agent/profiler.h"
 #include "profiler-agent/profiler_service.h"
 
-ABSL_FLAG(std::string, host, "127.0.0.1",
-          "Address to listen on: loopback by default; 0.0.0.0 (all interfaces) needs --token_file "
-          "or --insecure.");
-ABSL_FLAG(bool, insecure, false,
-          "Allow listening on a non-loopback --host without authentication (no --token_file, no "
-          "client certificates): anyone who can reach the port may call every service.");
-ABSL_FLAG(int, port, 50061, "Port to listen on; 0 picks a free one (see --port_file).");
-ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file once serving.");
-ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection.");
+NETADAPT_SERVER_FLAGS(
+    50061,
+    "File holding the cluster token every caller must present. Empty = no authentication "
+    "(docs/SECURITY.md).",
+    "PEM certificate chain of this agent: serve TLS.",
+    "With --tls_cert: PEM CA certificates that must have signed the callers' certificates "
+    "(mutual TLS).");
 ABSL_FLAG(std::string, device, "cpu", "LibTorch device to measure on: cpu, cuda, cuda:N.");
 ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = one per core.");
 ABSL_FLAG(std::string, power_mode, "",
@@ -43,14 +42,6 @@ ABSL_FLAG(double, max_time_ms, 2000, "Default cap on the timed runs' total per s
 ABSL_FLAG(uint64_t, seed, 0, "Seed of the random weights and inputs.");
 ABSL_FLAG(double, shutdown_grace_s, 5, "On SIGTERM, seconds in-flight calls may take to finish.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical, off.");
-ABSL_FLAG(std::string, token_file, "",
-          "File holding the cluster token every caller must present. Empty = no authentication "
-          "(docs/SECURITY.md).");
-ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of this agent: serve TLS.");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
-ABSL_FLAG(std::string, tls_ca, "",
-          "With --tls_cert: PEM CA certificates that must have signed the callers' certificates "
-          "(mutual TLS).");
 
 namespace netadapt::profiler {
 namespace {
@@ -80,25 +71,17 @@ int Run() {
   options.default_measure.relative_tolerance = absl::GetFlag(FLAGS_relative_tolerance);
   options.default_measure.max_time_ms = absl::GetFlag(FLAGS_max_time_ms);
   options.default_measure = common::MeasureOptions::WithDefaults(options.default_measure, {});
-  absl::StatusOr<rpc::ServerSecurity> security = rpc::LoadServerSecurity(
-      {absl::GetFlag(FLAGS_token_file), absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
-       absl::GetFlag(FLAGS_tls_ca)});
-  if (!security.ok()) {
-    log->critical("{}", security.status().ToString());
+  absl::StatusOr<rpc::ServerOptions> server_options =
+      rpc::ServerOptionsFromFlags(NETADAPT_SERVER_FLAG_VALUES());
+  if (!server_options.ok()) {
+    log->critical("{}", server_options.status().ToString());
     return 2;
   }
   Profiler profiler(*std::move(factory), fingerprint, options);
   ProfilerServiceImpl service(&profiler);
 
-  rpc::ServerOptions server_options;
-  server_options.address =
-      absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
-  server_options.port_file = absl::GetFlag(FLAGS_port_file);
-  server_options.reflection = absl::GetFlag(FLAGS_reflection);
-  server_options.security = *std::move(security);
-  server_options.insecure = absl::GetFlag(FLAGS_insecure);
   absl::StatusOr<std::unique_ptr<rpc::RpcServer>> server =
-      rpc::RpcServer::Start(server_options, {&service});
+      rpc::RpcServer::Start(*server_options, {&service});
   if (!server.ok()) {
     log->critical("{}", server.status().ToString());
     return 1;

@@ -22,20 +22,20 @@
 #include "common/rpc/auth.h"
 #include "common/rpc/channel.h"
 #include "common/rpc/server.h"
+#include "common/rpc/server_flags.h"
 #include "common/torch/device.h"
 #include "worker/master_client.h"
 #include "worker/task_executor.h"
 #include "worker/worker_service.h"
 
 ABSL_FLAG(std::string, master, "", "host:port of the master's CoordinatorService. Required.");
-ABSL_FLAG(std::string, host, "127.0.0.1",
-          "Address to listen on: loopback by default; 0.0.0.0 (all interfaces) needs --token_file "
-          "or --insecure.");
-ABSL_FLAG(bool, insecure, false,
-          "Allow listening on a non-loopback --host without authentication (no --token_file, no "
-          "client certificates): anyone who can reach the port may call every service.");
-ABSL_FLAG(int, port, 50071, "Port to listen on; 0 picks a free one (see --port_file).");
-ABSL_FLAG(std::string, port_file, "", "Write the bound port to this file once serving.");
+NETADAPT_SERVER_FLAGS(
+    50071,
+    "File holding the cluster token, presented to the master. Empty = no authentication "
+    "(docs/SECURITY.md).",
+    "PEM certificate chain of this worker: serve TLS.",
+    "PEM CA certificates: TLS to the master, verified against them; with --tls_cert, "
+    "callers must present a certificate they signed (mutual TLS).");
 ABSL_FLAG(std::string, advertise_host, "127.0.0.1",
           "Host the master reaches this worker at (registered as host:port).");
 ABSL_FLAG(std::string, device, "cpu", "LibTorch device to run tasks on: cpu, cuda, cuda:N.");
@@ -46,24 +46,15 @@ ABSL_FLAG(int, threads, 0, "LibTorch intra-op threads; 0 = one per core.");
 ABSL_FLAG(int, loader_threads, 0,
           "Threads that decode image-folder datasets ahead of the training step; 0 = one per "
           "core.");
-ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection.");
 ABSL_FLAG(double, shutdown_grace_s, 5, "On SIGTERM, seconds running tasks may take to finish.");
 ABSL_FLAG(double, lookup_timeout_s, 3600,
           "Deadline of one LookupLatency call to the master (plus 2 s per shape). The master "
           "holds a lookup while the profiler agent is down, up to its --profiler_wait_limit_s "
           "(1800 by default): keep this above that limit.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical, off.");
-ABSL_FLAG(std::string, token_file, "",
-          "File holding the cluster token, presented to the master. Empty = no authentication "
-          "(docs/SECURITY.md).");
 ABSL_FLAG(std::string, master_token_file, "",
           "File holding the master token: only calls bearing it may run tasks here (others get "
           "PERMISSION_DENIED or UNAUTHENTICATED). Empty = any --token_file holder may.");
-ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of this worker: serve TLS.");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
-ABSL_FLAG(std::string, tls_ca, "",
-          "PEM CA certificates: TLS to the master, verified against them; with --tls_cert, "
-          "callers must present a certificate they signed (mutual TLS).");
 
 namespace netadapt::worker {
 namespace {
@@ -92,12 +83,11 @@ int Run() {
     return 2;
   }
 
-  const rpc::CredentialFiles credentials{
-      absl::GetFlag(FLAGS_token_file), absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
-      absl::GetFlag(FLAGS_tls_ca)};
-  absl::StatusOr<rpc::ClientSecurity> client_security = rpc::LoadClientSecurity(credentials);
-  absl::StatusOr<rpc::ServerSecurity> server_security = rpc::LoadServerSecurity(credentials);
-  for (const absl::Status& s : {client_security.status(), server_security.status()}) {
+  const rpc::ServerFlags server_flags = NETADAPT_SERVER_FLAG_VALUES();
+  absl::StatusOr<rpc::ClientSecurity> client_security =
+      rpc::LoadClientSecurity(server_flags.credentials);
+  absl::StatusOr<rpc::ServerOptions> server_options = rpc::ServerOptionsFromFlags(server_flags);
+  for (const absl::Status& s : {client_security.status(), server_options.status()}) {
     if (!s.ok()) {
       log->critical("{}", s.ToString());
       return 2;
@@ -112,9 +102,10 @@ int Run() {
     }
     // Tasks come from the master only: the cluster token is known here (its holders are told
     // PERMISSION_DENIED), but WorkerService demands the master's.
-    server_security->tokens.push_back({rpc::kMasterRole, *std::move(master_token)});
-    server_security->service_roles[v1::WorkerService::service_full_name()] = {rpc::kMasterRole};
-  } else if (!server_security->tokens.empty()) {
+    rpc::ServerSecurity& security = server_options->security;
+    security.tokens.push_back({rpc::kMasterRole, *std::move(master_token)});
+    security.service_roles[v1::WorkerService::service_full_name()] = {rpc::kMasterRole};
+  } else if (!server_options->security.tokens.empty()) {
     log->warn("--token_file without --master_token_file: any holder of the cluster token may "
               "run tasks on this worker");
   }
@@ -135,14 +126,8 @@ int Run() {
   TaskExecutor executor(&client, executor_options);
   WorkerServiceImpl service(&executor, executor_options.devices);
 
-  rpc::ServerOptions server_options;
-  server_options.address = absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
-  server_options.port_file = absl::GetFlag(FLAGS_port_file);
-  server_options.reflection = absl::GetFlag(FLAGS_reflection);
-  server_options.security = *std::move(server_security);
-  server_options.insecure = absl::GetFlag(FLAGS_insecure);
   absl::StatusOr<std::unique_ptr<rpc::RpcServer>> server =
-      rpc::RpcServer::Start(server_options, {&service});
+      rpc::RpcServer::Start(*server_options, {&service});
   if (!server.ok()) {
     log->critical("{}", server.status().ToString());
     return 1;
