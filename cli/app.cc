@@ -264,7 +264,7 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     sub->add_option("job", export_options.job, "jobs/N or N")->required();
     sub->add_option("--iteration", export_options.iteration,
                     "best (the final model, else the most accurate within the budget), final, "
-                    "seed, or an iteration number K")
+                    "seed, uniform (the uniform baseline), or an iteration number K")
         ->capture_default_str();
     sub->add_option("--format", export_options.format,
                     "checkpoint (our format, for submit --weights), onnx (opset 13, for "

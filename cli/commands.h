@@ -72,8 +72,9 @@ int RunExport(CommandContext& ctx, const ExportOptions& options);
 // upload FILE: prints the digest.
 int RunUpload(CommandContext& ctx, const std::string& file);
 
-// The model `which` (best | final | seed | K) of `job` names, for export:
+// The model `which` (best | final | seed | uniform | K) of `job` names, for export:
 //   seed   the seed network;
+//   uniform the uniform baseline (the seed thinned by one multiplier, fine-tuned alike);
 //   final  the final network (the job must have one: it SUCCEEDED);
 //   K      the network chosen in iteration K;
 //   best   the final network when the job has one, else the most accurate iteration result

@@ -48,10 +48,25 @@ absl::StatusOr<ModelChoice> SelectModel(const v1::Job& job, absl::string_view wh
     return ModelChoice{best->result().model_digest(),
                        absl::StrCat("iteration ", best->iteration())};
   }
+  if (which == "uniform") {
+    // The baseline a user compares with, and may ship when it wins (docs/USER_GUIDE.md).
+    const v1::UniformBaseline& uniform = job.uniform_baseline();
+    if (uniform.result().model_digest().empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          job.name(), " has no uniform baseline model (",
+          !job.has_uniform_baseline()
+              ? absl::StrCat("state ", state, "; jobs submitted with --no-uniform-baseline have none")
+              : absl::StrCat("baseline ", v1::UniformBaseline::State_Name(uniform.state()),
+                             uniform.reason().empty() ? "" : ": ", uniform.reason()),
+          ")"));
+    }
+    return ModelChoice{uniform.result().model_digest(), "the uniform baseline"};
+  }
   int iteration = 0;
   if (!absl::SimpleAtoi(which, &iteration) || iteration < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--iteration must be best, final, seed or an iteration number, got '", which, "'"));
+        "--iteration must be best, final, seed, uniform or an iteration number, got '", which,
+        "'"));
   }
   for (const v1::Iteration& it : job.history()) {
     if (it.iteration() == iteration && !it.result().model_digest().empty()) {

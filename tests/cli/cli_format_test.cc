@@ -605,6 +605,20 @@ TEST(ExportTest, SelectsTheModel) {
   job.mutable_final()->set_model_digest(std::string(64, 'f'));
   EXPECT_EQ(SelectModel(job, "best")->digest, std::string(64, 'f'));
   EXPECT_EQ(SelectModel(job, "final")->digest, std::string(64, 'f'));
+
+  // The uniform baseline: named when it has a model, else why not.
+  EXPECT_THAT(SelectModel(job, "uniform"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("submitted with --no-uniform-baseline")));
+  job.mutable_uniform_baseline()->set_state(v1::UniformBaseline::FAILED);
+  job.mutable_uniform_baseline()->set_reason("fine-tuning failed");
+  EXPECT_THAT(SelectModel(job, "uniform"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("baseline FAILED: fine-tuning failed")));
+  job.mutable_uniform_baseline()->set_state(v1::UniformBaseline::SUCCEEDED);
+  job.mutable_uniform_baseline()->mutable_result()->set_model_digest(std::string(64, 'u'));
+  EXPECT_EQ(SelectModel(job, "uniform")->digest, std::string(64, 'u'));
+  EXPECT_EQ(SelectModel(job, "uniform")->description, "the uniform baseline");
 }
 
 }  // namespace

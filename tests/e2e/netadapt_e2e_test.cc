@@ -298,6 +298,13 @@ TEST_F(NetAdaptE2eTest, TheUniformBaselineIsInGetJsonAndTheReport) {
   EXPECT_THAT(page, HasSubstr("Adapted vs uniform at equal latency, test split: accuracy"));
   EXPECT_THAT(page, HasSubstr("<td>uniform baseline</td>"));
   EXPECT_THAT(page, HasSubstr("uniform (test): "));
+  // export --iteration uniform: the same checkpoint, as a user downloads it.
+  const std::string exported = state_dir_ + "/uniform.ckpt";
+  const std::string export_out =
+      Capture(cli + "export " + job.name() + " --iteration uniform -o " + exported, &code);
+  ASSERT_EQ(code, 0) << export_out;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const std::string exported_bytes, common::ReadFile(exported));
+  EXPECT_EQ(exported_bytes, Download(uniform.result().model_digest()));
   if (access("/usr/bin/chromium", X_OK) != 0) {
     GTEST_SKIP() << "/usr/bin/chromium not installed: the report was not rendered";
   }
