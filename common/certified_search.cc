@@ -126,10 +126,21 @@ absl::StatusOr<SearchResult> CertifiedSimplifyBlock(const BlockSearch& search, i
     int answer = first;
     while (answer < n && untouched + predicted_touched(answer) >= target) ++answer;
     std::vector<int> batch;
-    if (answer < n && !resource[answer]) batch.push_back(answer);
-    for (int k = std::min(answer, n) - 1; k >= first; --k) {
-      if (!resource[k]) batch.push_back(k);
-      if (bound(predicted_touched(k)) >= target) break;
+    if (answer < n && !resource[answer]) {
+      // An unconfirmed prediction: measure it and the next wider candidate only. The walk
+      // below would follow the raw estimates, which are off by more than the tolerance until
+      // something nearby is measured, and a measurement costs far more than a round trip.
+      batch.push_back(answer);
+      if (answer - 1 >= first && !resource[answer - 1]) batch.push_back(answer - 1);
+    } else if (answer == n && !resource[n - 1]) {
+      batch.push_back(n - 1);  // none predicted to meet: the narrowest may certify them all
+    } else {
+      // Confirmed (measured below the target, or no candidate meets it): measure wider
+      // candidates until one is predicted to bound everything wider above the target.
+      for (int k = std::min(answer, n) - 1; k >= first; --k) {
+        if (!resource[k]) batch.push_back(k);
+        if (bound(predicted_touched(k)) >= target) break;
+      }
     }
     std::vector<LayerShape> asked;
     for (int i : batch) asked.insert(asked.end(), shapes[i].begin(), shapes[i].end());
