@@ -4,32 +4,19 @@
 // health and reflection, until SIGTERM or SIGINT.
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <cstdio>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
-#include "absl/time/clock.h"
-#include "common/artifact_store.h"
 #include "common/logging.h"
-#include "common/network_def_json.h"
 #include "common/rpc/auth.h"
-#include "common/rpc/channel.h"
-#include "common/rpc/profiler_client.h"
 #include "common/rpc/server.h"
 #include "common/rpc/server_flags.h"
-#include "master/grpc_task_runner.h"
-#include "master/job_manager.h"
-#include "master/job_store.h"
-#include "master/services.h"
-#include "master/worker_pool.h"
+#include "master/master_server.h"
 
 NETADAPT_SERVER_FLAGS(
     50051,
@@ -72,20 +59,8 @@ namespace {
 
 int Run() {
   const std::shared_ptr<spdlog::logger> log = common::Logger("master");
-  const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
-  absl::StatusOr<std::unique_ptr<JobStore>> store = JobStore::Open(state_dir);
-  if (!store.ok()) {
-    log->critical("--state_dir: {}", store.status().ToString());
-    return 2;
-  }
-  absl::StatusOr<std::unique_ptr<common::ArtifactStore>> artifacts =
-      common::ArtifactStore::Open(state_dir + "/artifacts");
-  if (!artifacts.ok()) {
-    log->critical("--state_dir: {}", artifacts.status().ToString());
-    return 2;
-  }
-  const int heartbeat_ms = absl::GetFlag(FLAGS_heartbeat_interval_ms);
-  WorkerPool pool(absl::Milliseconds(heartbeat_ms) * absl::GetFlag(FLAGS_heartbeat_misses));
+  MasterServerOptions options;
+  options.state_dir = absl::GetFlag(FLAGS_state_dir);
   const rpc::ServerFlags server_flags = NETADAPT_SERVER_FLAG_VALUES();
   absl::StatusOr<rpc::ClientSecurity> client_security =
       rpc::LoadClientSecurity(server_flags.credentials);
@@ -96,9 +71,8 @@ int Run() {
       return 2;
     }
   }
-  rpc::ChannelOptions profiler_channel;
-  profiler_channel.security = *client_security;
-  rpc::ChannelOptions worker_channel = profiler_channel;
+  options.client_security = *std::move(client_security);
+  options.server = *std::move(server_options);
   if (!absl::GetFlag(FLAGS_master_token_file).empty()) {
     absl::StatusOr<std::string> master_token =
         rpc::ReadTokenFile(absl::GetFlag(FLAGS_master_token_file));
@@ -106,98 +80,36 @@ int Run() {
       log->critical("--master_token_file: {}", master_token.status().ToString());
       return 2;
     }
-    worker_channel.security.token = *master_token;
-  }
-  GrpcTaskRunner tasks(absl::Seconds(absl::GetFlag(FLAGS_task_timeout_s)), worker_channel);
-
-  std::unique_ptr<rpc::ProfilerClient> profiler;
-  std::unique_ptr<rpc::GrpcLatencyMeasurer> measurer;
-  std::optional<v1::DeviceFingerprint> profiler_device;  // checks the saved lut.bin
-  if (!absl::GetFlag(FLAGS_profiler).empty()) {
-    profiler = std::make_unique<rpc::ProfilerClient>(
-        rpc::MakeChannel(absl::GetFlag(FLAGS_profiler), profiler_channel));
-    absl::StatusOr<v1::DescribeDeviceResponse> device = profiler->DescribeDevice();
-    int max_batch = 64;
-    if (device.ok()) {
-      if (device->max_batch_shapes() > 0) max_batch = device->max_batch_shapes();
-      profiler_device = device->fingerprint();
-      log->info("profiler {}: {}", absl::GetFlag(FLAGS_profiler),
-                device->fingerprint().device_name());
-    } else {
-      log->warn("profiler {} not reachable yet ({}); lookups will retry it",
-                absl::GetFlag(FLAGS_profiler), device.status().ToString());
-    }
-    measurer = std::make_unique<rpc::GrpcLatencyMeasurer>(profiler.get(), max_batch);
-  }
-
-  JobRunnerOptions runner_options;
-  runner_options.max_task_attempts = absl::GetFlag(FLAGS_max_task_attempts);
-  runner_options.max_infrastructure_retries = absl::GetFlag(FLAGS_max_infrastructure_retries);
-  runner_options.straggler_factor = absl::GetFlag(FLAGS_straggler_factor);
-  runner_options.straggler_min_duration = absl::Seconds(absl::GetFlag(FLAGS_straggler_min_s));
-  absl::StatusOr<int64_t> epoch = BumpMasterEpoch(state_dir);
-  if (!epoch.ok()) {
-    log->critical("--state_dir: {}", epoch.status().ToString());
-    return 2;
-  }
-  runner_options.master_epoch = *epoch;
-  if (profiler != nullptr) {
-    runner_options.measure_network =
-        [client = profiler.get()](const common::NetworkDef& network) -> absl::StatusOr<double> {
-      v1::MeasureNetworkRequest request;
-      *request.mutable_network() = common::NetworkDefToProto(network);
-      absl::StatusOr<v1::MeasureNetworkResponse> response = client->MeasureNetwork(request);
-      if (!response.ok()) return response.status();
-      return response->latency().median_ms();
-    };
+    options.worker_token = *std::move(master_token);
   }
   if (!(absl::GetFlag(FLAGS_profiler_wait_limit_s) > 0)) {
     log->critical("--profiler_wait_limit_s must be positive");
     return 2;
   }
-  ProfilerWaitOptions profiler_wait;
-  profiler_wait.agent = absl::GetFlag(FLAGS_profiler);  // named in the activity and the reason
-  profiler_wait.wait_limit = absl::Seconds(absl::GetFlag(FLAGS_profiler_wait_limit_s));
-  auto manager = std::make_unique<JobManager>(**store, pool, tasks, **artifacts, measurer.get(),
-                                              runner_options, state_dir + "/lut.bin",
-                                              profiler_wait, profiler_device);
-  JobServiceImpl job_service(*manager, **store, pool, **artifacts);
-  CoordinatorServiceImpl coordinator(*manager, pool, **artifacts, heartbeat_ms);
+  options.profiler = absl::GetFlag(FLAGS_profiler);
+  options.profiler_wait_limit = absl::Seconds(absl::GetFlag(FLAGS_profiler_wait_limit_s));
+  options.heartbeat_interval = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_interval_ms));
+  options.heartbeat_misses = absl::GetFlag(FLAGS_heartbeat_misses);
+  options.task_timeout = absl::Seconds(absl::GetFlag(FLAGS_task_timeout_s));
+  options.runner.max_task_attempts = absl::GetFlag(FLAGS_max_task_attempts);
+  options.runner.max_infrastructure_retries = absl::GetFlag(FLAGS_max_infrastructure_retries);
+  options.runner.straggler_factor = absl::GetFlag(FLAGS_straggler_factor);
+  options.runner.straggler_min_duration = absl::Seconds(absl::GetFlag(FLAGS_straggler_min_s));
+  options.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s));
 
-  absl::StatusOr<std::unique_ptr<rpc::RpcServer>> server =
-      rpc::RpcServer::Start(*server_options, {&job_service, &coordinator});
-  if (!server.ok()) {
-    log->critical("{}", server.status().ToString());
+  absl::StatusOr<std::unique_ptr<MasterServer>> master = MasterServer::Open(std::move(options));
+  if (!master.ok()) {
+    log->critical("--state_dir: {}", master.status().ToString());
+    return 2;
+  }
+  if (const absl::Status serving = (*master)->Serve(); !serving.ok()) {
+    log->critical("{}", serving.ToString());
     return 1;
   }
-  log->info("serving on port {} (state in {}, epoch {})", (*server)->port(), state_dir, *epoch);
-  // Jobs the previous master left unfinished continue where they were persisted.
-  if (const absl::Status damage = (*store)->damage(); !damage.ok()) {
-    // Never proceed on garbage, never crash-loop: serve what was read, resume nothing.
-    log->error("job state is damaged; serving it read-only and resuming no job: {}",
-               damage.ToString());
-  } else if (const int resumed = manager->ResumeInterrupted(); resumed > 0) {
-    log->info("resumed {} interrupted job(s)", resumed);
-  }
-
-  // Declares silent workers dead so their devices leave the pool.
-  absl::Notification stop;
-  std::thread reaper([&] {
-    while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(heartbeat_ms))) {
-      pool.ExpireSilentWorkers();
-    }
-  });
-
   const std::optional<int> signal = rpc::WaitForTerminationSignal();
   log->info("signal {}: shutting down", signal.value_or(0));
-  stop.Notify();
-  reaper.join();
-  // Stops running jobs (their tasks on workers are cancelled too); they stay RUNNING in the
-  // store and resume at the next start. The manager then answers Unavailable to calls that
-  // still arrive, and is destroyed only once the server no longer calls it.
-  manager->Shutdown();
-  (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_s)));
-  manager.reset();
+  (*master)->Shutdown();
+  master->reset();
   log->info("stopped");
   return 0;
 }
