@@ -167,6 +167,16 @@ class MasterRestartE2eTest : public ::testing::Test {
     return reference;
   }
 
+  // The state directory (journal, artifacts, worker caches: ~30 MB) goes with a passing
+  // test and stays for a failed one's post-mortem. The processes stop first: a master still
+  // writing would race the removal.
+  void TearDown() override {
+    master_.Kill();
+    workers_[0].Kill();
+    workers_[1].Kill();
+    if (!HasFailure() && !state_dir_.empty()) std::filesystem::remove_all(state_dir_);
+  }
+
   testing::ServerProcess master_, workers_[2];
   std::string worker_addresses_[2];
   std::string state_dir_;

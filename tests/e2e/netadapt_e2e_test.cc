@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -144,6 +145,17 @@ class NetAdaptE2eTest : public ::testing::Test {
     const grpc::Status status = profiler_stub_->MeasureNetwork(&context, request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response.latency().median_ms();
+  }
+
+  // The state directory (journal, artifacts, worker caches: ~30 MB) goes with a passing
+  // test and stays for a failed one's post-mortem. The processes stop first: a master still
+  // writing would race the removal.
+  void TearDown() override {
+    workers_[0].Kill();
+    workers_[1].Kill();
+    master_.Kill();
+    profiler_.Kill();
+    if (!HasFailure() && !state_dir_.empty()) std::filesystem::remove_all(state_dir_);
   }
 
   testing::ServerProcess profiler_, master_, workers_[2];

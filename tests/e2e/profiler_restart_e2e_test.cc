@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 
 #include "absl/strings/match.h"
@@ -107,6 +108,17 @@ class ProfilerRestartE2eTest : public ::testing::Test {
   static bool Ended(const v1::Job& job) { return testing::JobEnded(job); }
   static bool Waiting(const v1::Job& job) {
     return absl::StartsWith(job.activity(), kWaiting);
+  }
+
+  // The state directory (journal, artifacts, worker caches: ~30 MB) goes with a passing
+  // test and stays for a failed one's post-mortem. The processes stop first: a master still
+  // writing would race the removal.
+  void TearDown() override {
+    workers_[0].Kill();
+    workers_[1].Kill();
+    master_.Kill();
+    profiler_.Kill();
+    if (!HasFailure() && !state_dir_.empty()) std::filesystem::remove_all(state_dir_);
   }
 
   testing::ServerProcess profiler_, master_, workers_[2];
