@@ -7,20 +7,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "common/latency_measurer.h"
 #include "common/latency_table.h"
 #include "common/lut_interpolation.h"
 #include "common/resource_model.h"
 
 namespace netadapt::common {
-
-// Measures layer latencies on the target device; the hook through which the profiler agent
-// fills LUT misses. Implementations are thread-safe.
-class LatencyMeasurer {
- public:
-  virtual ~LatencyMeasurer() = default;
-  // Latency (ms) of each shape, in order. Unavailable when the device cannot be reached.
-  virtual absl::StatusOr<std::vector<double>> MeasureMs(const std::vector<LayerShape>& shapes) = 0;
-};
 
 // What a LutLatencyModel does when the table has no entry for a shape.
 struct MissPolicy {

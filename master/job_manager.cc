@@ -9,8 +9,10 @@
 #include "absl/time/clock.h"
 #include "common/dataset_spec.h"
 #include "common/latency_table.h"
+#include "common/latency_table_summary.h"
 #include "common/logging.h"
 #include "common/lut_interpolation.h"
+#include "common/lut_latency_model.h"
 #include "common/network_def_json.h"
 #include "common/resource_model.h"
 #include "common/status_macros.h"
@@ -100,7 +102,10 @@ common::LatencyTable LoadSharedLut(const std::string& path,
               error ? absl::StrCat(" (rename failed: ", error.message(), ")") : "");
     return empty;
   }
-  log->info("loaded {} measured latencies from {}", loaded->size(), path);
+  log->info("loaded the measured LUT {}: {}", path,
+            common::FormatLatencyTableSummary(
+                common::SummarizeLatencyTable(*loaded, common::RemeasurePolicy::kDefaultMaxSpread),
+                loaded->device()));
   return *std::move(loaded);
 }
 
@@ -115,19 +120,31 @@ class JobManager::RecordingMeasurer final : public common::LatencyMeasurer {
 
   absl::StatusOr<std::vector<double>> MeasureMs(
       const std::vector<common::LayerShape>& shapes) override {
-    NETADAPT_ASSIGN_OR_RETURN(std::vector<double> latencies, inner_->MeasureMs(shapes));
+    NETADAPT_ASSIGN_OR_RETURN(std::vector<common::LatencyStats> stats,
+                              Measure(shapes, /*force=*/false));
+    std::vector<double> latencies;
+    for (const common::LatencyStats& s : stats) latencies.push_back(s.median_ms);
+    return latencies;
+  }
+
+  absl::StatusOr<std::vector<common::LatencyStats>> Measure(
+      const std::vector<common::LayerShape>& shapes, bool force) override {
+    NETADAPT_ASSIGN_OR_RETURN(std::vector<common::LatencyStats> stats,
+                              inner_->Measure(shapes, force));
     // Written under the lock so that a later batch's file never loses to an earlier one;
-    // batches are rare (each is a profiler round trip) and the table is small.
+    // batches are rare (each is a profiler round trip) and the table is small. The file keeps
+    // the statistics and the agent's load, so the next master (or a user) can tell a noisy
+    // entry from a clean one.
     absl::MutexLock lock(&mu_);
-    for (size_t i = 0; i < shapes.size() && i < latencies.size(); ++i) {
-      table_.Insert(shapes[i], latencies[i]);
+    for (size_t i = 0; i < shapes.size() && i < stats.size(); ++i) {
+      table_.Insert(shapes[i], stats[i]);
     }
     const absl::Status written =
         common::WriteLatencyTable(table_, path_, common::LatencyTableFormat::kBinary);
     if (!written.ok()) {
       common::Logger("master")->warn("saving the measured LUT: {}", written.ToString());
     }
-    return latencies;
+    return stats;
   }
 
  private:
@@ -376,6 +393,13 @@ absl::StatusOr<v1::JobSpec> JobManager::Resolve(const v1::JobSpec& input) const 
         return absl::NotFoundError(absl::StrCat("spec.lut_digest: artifact ", spec.lut_digest(),
                                                 " is not on the master (upload it first)"));
       }
+      // Checked at submission, not when the job starts: an artifact is plain bytes when it is
+      // uploaded, and a LUT with a negative, NaN or contradicting entry is the submitter's to
+      // fix, with the entry named (index and shape), not a job that fails later.
+      NETADAPT_ASSIGN_OR_RETURN(std::string bytes, artifacts_.Get(spec.lut_digest()));
+      absl::StatusOr<common::LatencyTable> lut = common::ParseLatencyTable(
+          bytes, absl::StrCat("spec.lut_digest: LUT ", spec.lut_digest().substr(0, 12)));
+      if (!lut.ok()) return absl::InvalidArgumentError(lut.status().message());
     }
     if (spec.lut_mode() == v1::LUT_MODE_MEASURE && measurer_ == nullptr) {
       return absl::FailedPreconditionError(

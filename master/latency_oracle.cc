@@ -47,7 +47,9 @@ absl::StatusOr<std::vector<double>> LatencyOracle::Lookup(
     for (const common::LayerShape& shape : mine) in_flight_.insert(shape);
   }
   if (!mine.empty()) {
-    absl::StatusOr<std::vector<double>> measured = measurer_->MeasureMs(mine);
+    // With the statistics: the shared LUT keeps each entry's spread and the agent's load.
+    absl::StatusOr<std::vector<common::LatencyStats>> measured =
+        measurer_->Measure(mine, /*force=*/false);
     absl::MutexLock lock(&mu_);
     for (const common::LayerShape& shape : mine) in_flight_.erase(shape);
     if (!measured.ok()) {

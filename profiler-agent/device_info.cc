@@ -1,6 +1,9 @@
 #include "profiler-agent/device_info.h"
 
+#include <sched.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -8,6 +11,7 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -103,6 +107,32 @@ v1::DeviceFingerprint HostFingerprint(const common::RunnerFactory& factory,
   extra["cpu_count"] = absl::StrCat(std::thread::hardware_concurrency());
   extra["intra_op_threads"] = absl::StrCat(factory.Threads());
   return fingerprint;
+}
+
+common::MeasurementConditions HostLoadNow() {
+  common::MeasurementConditions c;
+  // "0.52 0.58 0.59 3/612 12345": averages over 1, 5, 15 minutes, runnable/total tasks, last pid.
+  const std::vector<std::string> fields =
+      absl::StrSplit(ReadSmallFile("/proc/loadavg"), ' ', absl::SkipWhitespace());
+  if (fields.size() >= 4) {
+    double load = 0;
+    if (absl::SimpleAtod(fields[0], &load)) c.load_avg_1m = load;
+    int runnable = 0;
+    const std::vector<std::string> tasks = absl::StrSplit(fields[3], '/');
+    if (absl::SimpleAtoi(tasks[0], &runnable)) c.runnable_tasks = runnable;
+  }
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  c.cpus_online = online > 0 ? static_cast<int>(online) : 0;
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) c.cpus_allowed = CPU_COUNT(&allowed);
+  return c;
+}
+
+int64_t InvoluntarySwitches() {
+  struct rusage usage;
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  return usage.ru_nivcsw;
 }
 
 }  // namespace netadapt::profiler

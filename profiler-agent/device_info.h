@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "common/latency_stats.h"
@@ -16,5 +17,14 @@ namespace netadapt::profiler {
 // Reads /proc and may run nvpmodel: call once at start-up.
 v1::DeviceFingerprint HostFingerprint(const common::RunnerFactory& factory,
                                       const std::string& power_mode = "");
+
+// The host's load now, for MeasurementConditions: /proc/loadavg's 1-minute average and
+// runnable tasks, CPUs online and in this process's affinity mask (involuntary_switches 0;
+// see InvoluntarySwitches). Fields stay 0 where /proc cannot be read. Cheap (one small read).
+common::MeasurementConditions HostLoadNow();
+
+// Involuntary context switches of this process so far (getrusage); the difference across a
+// measurement says whether other work took the agent's CPU during it.
+int64_t InvoluntarySwitches();
 
 }  // namespace netadapt::profiler

@@ -77,7 +77,9 @@ absl::StatusOr<common::LatencyTable> BuildLut(
     }
     const std::vector<common::LayerShape> batch(
         missing.begin() + begin, missing.begin() + std::min(missing.size(), begin + chunk));
-    absl::StatusOr<std::vector<double>> latencies = measurer.MeasureMs(batch);
+    // The statistics too: the LUT file keeps each entry's spread and the agent's load.
+    absl::StatusOr<std::vector<common::LatencyStats>> latencies =
+        measurer.Measure(batch, /*force=*/false);
     if (!latencies.ok()) {
       NETADAPT_RETURN_IF_ERROR(save());
       if (stop != nullptr && stop->load()) {

@@ -16,6 +16,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "common/file_util.h"
+#include "common/latency_table_summary.h"
 #include "common/logging.h"
 #include "common/lut_grid.h"
 #include "common/network_def_json.h"
@@ -42,6 +43,10 @@ ABSL_FLAG(int, save_every, 32, "Save the output after this many new entries.");
 ABSL_FLAG(int, min_runs, 0, "Timed runs before the stopping rule (0 = the agent's default).");
 ABSL_FLAG(int, max_runs, 0, "Cap on timed runs per shape (0 = the agent's default).");
 ABSL_FLAG(double, relative_tolerance, 0, "Median stability tolerance (0 = the agent's default).");
+ABSL_FLAG(double, max_spread, netadapt::common::RemeasurePolicy::kDefaultMaxSpread,
+          "Measure a shape again when its p90/p10 exceeds this (see docs/OPERATIONS.md).");
+ABSL_FLAG(int, remeasure_rounds, 2,
+          "Re-measurements of a wide shape at most; the tightest round is kept (0 = off).");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical, off.");
 ABSL_FLAG(std::string, token_file, "",
           "File holding the cluster token presented to the agent (docs/SECURITY.md).");
@@ -108,7 +113,10 @@ int Run() {
   measure.set_min_runs(absl::GetFlag(FLAGS_min_runs));
   measure.set_max_runs(absl::GetFlag(FLAGS_max_runs));
   measure.set_relative_tolerance(absl::GetFlag(FLAGS_relative_tolerance));
-  rpc::GrpcLatencyMeasurer measurer(&client, device->max_batch_shapes(), measure);
+  common::RemeasurePolicy remeasure;
+  remeasure.max_spread = absl::GetFlag(FLAGS_max_spread);
+  remeasure.max_extra_rounds = absl::GetFlag(FLAGS_remeasure_rounds);
+  rpc::GrpcLatencyMeasurer measurer(&client, device->max_batch_shapes(), measure, remeasure);
 
   // SIGINT/SIGTERM: stop after saving. The watcher also cancels the call in flight, so the
   // agent stops measuring for us at once.
@@ -149,7 +157,9 @@ int Run() {
     log->error("{}", table.status().ToString());
     return table.status().code() == absl::StatusCode::kCancelled ? 130 : 1;
   }
-  log->info("wrote {} entries to {}", table->size(), options.out_path);
+  log->info("wrote {} entries to {}: {}", table->size(), options.out_path,
+            common::FormatLatencyTableSummary(
+                common::SummarizeLatencyTable(*table, remeasure.max_spread), table->device()));
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/logging.h"
 #include "common/network_tensors.h"
+#include "profiler-agent/device_info.h"
 
 namespace netadapt::profiler {
 namespace {
@@ -263,8 +264,16 @@ bool Profiler::Step(Job& job) {
   } else {
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<std::unique_ptr<common::TimedRunner>> runner = factory_->ForLayer(shape);
+    // The host's load as the runs start, and how often the agent lost its CPU during them:
+    // what tells a noisy entry from a clean one in the LUT later.
+    common::MeasurementConditions conditions = HostLoadNow();
+    const int64_t switches = InvoluntarySwitches();
     absl::StatusOr<LatencyStats> stats =
         runner.ok() ? common::MeasureLatency(**runner, job.options, cancelled) : runner.status();
+    if (stats.ok()) {
+      conditions.involuntary_switches = InvoluntarySwitches() - switches;
+      stats->conditions = conditions;
+    }
     if (!stats.ok()) {
       if (stats.status().code() == absl::StatusCode::kCancelled) {
         log->debug("request cancelled during {}", Named(index, shape));

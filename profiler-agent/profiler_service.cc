@@ -49,6 +49,7 @@ void ToProto(const common::LatencyStats& s, v1::LatencyStatistics* p) {
   p->set_mean_ms(s.mean_ms);
   p->set_stddev_ms(s.stddev_ms);
   p->set_samples(s.samples);
+  if (s.conditions) *p->mutable_conditions() = common::MeasurementConditionsToProto(*s.conditions);
 }
 
 }  // namespace

@@ -2,12 +2,15 @@
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "common/latency_table.h"
+#include "common/logging.h"
 #include "common/rpc/grpc_status.h"
+#include "common/status_macros.h"
 
 namespace netadapt::rpc {
 
@@ -79,26 +82,73 @@ void ProfilerClient::CancelAll() {
   for (grpc::ClientContext* context : in_flight_) context->TryCancel();
 }
 
+common::LatencyStats LatencyStatsFromProto(const v1::LatencyStatistics& proto) {
+  common::LatencyStats stats;
+  stats.median_ms = proto.median_ms();
+  stats.p10_ms = proto.p10_ms();
+  stats.p90_ms = proto.p90_ms();
+  stats.mean_ms = proto.mean_ms();
+  stats.stddev_ms = proto.stddev_ms();
+  stats.samples = proto.samples();
+  if (proto.has_conditions()) {
+    stats.conditions = common::MeasurementConditionsFromProto(proto.conditions());
+  }
+  return stats;
+}
+
 GrpcLatencyMeasurer::GrpcLatencyMeasurer(ProfilerClient* client, int max_batch_shapes,
-                                         v1::MeasureOptions options)
-    : client_(client), max_batch_shapes_(std::max(1, max_batch_shapes)), options_(options) {}
+                                         v1::MeasureOptions options,
+                                         common::RemeasurePolicy remeasure)
+    : client_(client),
+      max_batch_shapes_(std::max(1, max_batch_shapes)),
+      options_(options),
+      remeasure_(remeasure) {}
 
 absl::StatusOr<std::vector<double>> GrpcLatencyMeasurer::MeasureMs(
     const std::vector<common::LayerShape>& shapes) {
+  NETADAPT_ASSIGN_OR_RETURN(std::vector<common::LatencyStats> stats,
+                            Measure(shapes, /*force=*/false));
   std::vector<double> latencies;
-  latencies.reserve(shapes.size());
+  latencies.reserve(stats.size());
+  for (const common::LatencyStats& s : stats) latencies.push_back(s.median_ms);
+  return latencies;
+}
+
+absl::StatusOr<std::vector<common::LatencyStats>> GrpcLatencyMeasurer::Measure(
+    const std::vector<common::LayerShape>& shapes, bool force) {
+  common::RemeasureReport report;
+  absl::StatusOr<std::vector<common::LatencyStats>> stats = common::MeasureWithinSpread(
+      [this](const std::vector<common::LayerShape>& batch, bool forced) {
+        return MeasureOnce(batch, forced);
+      },
+      shapes, force, remeasure_, &report);
+  if (stats.ok() && report.rounds > 0) {
+    common::Logger("rpc")->info(
+        "re-measured {} of {} shapes whose p90/p10 exceeded {:.2f} ({} round(s)); {} still "
+        "wide (kept their tightest round)",
+        report.remeasured, shapes.size(), remeasure_.max_spread, report.rounds,
+        report.still_wide);
+  }
+  return stats;
+}
+
+absl::StatusOr<std::vector<common::LatencyStats>> GrpcLatencyMeasurer::MeasureOnce(
+    const std::vector<common::LayerShape>& shapes, bool force) {
+  std::vector<common::LatencyStats> stats;
+  stats.reserve(shapes.size());
   for (size_t begin = 0; begin < shapes.size(); begin += max_batch_shapes_) {
     const size_t end = std::min(shapes.size(), begin + max_batch_shapes_);
     v1::MeasureLayersRequest request;
     *request.mutable_options() = options_;
+    request.set_force(force);
     for (size_t i = begin; i < end; ++i) *request.add_shapes() = common::LayerShapeToProto(shapes[i]);
     absl::StatusOr<v1::MeasureLayersResponse> response = client_->MeasureLayers(request);
     if (!response.ok()) return response.status();
     for (const v1::LayerMeasurement& m : response->measurements()) {
-      latencies.push_back(m.latency().median_ms());
+      stats.push_back(LatencyStatsFromProto(m.latency()));
     }
   }
-  return latencies;
+  return stats;
 }
 
 }  // namespace netadapt::rpc

@@ -70,20 +70,34 @@ class ProfilerClient {
 
 // The foundation's LatencyMeasurer backed by a profiler agent: LUT misses measured on the
 // device. Splits requests into calls of at most `max_batch_shapes` shapes (the agent's limit,
-// see DescribeDeviceResponse) and returns each shape's median. Thread-safe.
+// see DescribeDeviceResponse), re-measures the shapes whose spread is wide (see
+// common::MeasureWithinSpread and `remeasure`) and returns each shape's statistics (Measure)
+// or median (MeasureMs). Every caller of the agent's layer measurements (the master's LUT, the
+// offline builder netadapt-lut) goes through here, so all of them get the same bound on
+// spread. Thread-safe.
 class GrpcLatencyMeasurer final : public common::LatencyMeasurer {
  public:
   // `client` is not owned and must outlive this. `options` are sent with every request.
   GrpcLatencyMeasurer(ProfilerClient* client, int max_batch_shapes,
-                      v1::MeasureOptions options = {});
+                      v1::MeasureOptions options = {}, common::RemeasurePolicy remeasure = {});
 
   absl::StatusOr<std::vector<double>> MeasureMs(const std::vector<common::LayerShape>& shapes)
       override;
+  absl::StatusOr<std::vector<common::LatencyStats>> Measure(
+      const std::vector<common::LayerShape>& shapes, bool force) override;
 
  private:
+  // One pass over `shapes`, in calls of at most max_batch_shapes_.
+  absl::StatusOr<std::vector<common::LatencyStats>> MeasureOnce(
+      const std::vector<common::LayerShape>& shapes, bool force);
+
   ProfilerClient* const client_;
   const int max_batch_shapes_;
   const v1::MeasureOptions options_;
+  const common::RemeasurePolicy remeasure_;
 };
+
+// The agent's statistics as the LUT keeps them.
+common::LatencyStats LatencyStatsFromProto(const v1::LatencyStatistics& proto);
 
 }  // namespace netadapt::rpc

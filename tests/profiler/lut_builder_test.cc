@@ -82,6 +82,42 @@ TEST_F(LutBuilderTest, BuildsEveryGridEntryAndWritesTheFile) {
   EXPECT_THAT(ProgressLine(reports.back()), HasSubstr("100%"));
 }
 
+// The file keeps what the agent measured, not only the median: a later reader can tell a
+// noisy entry from a clean one.
+TEST_F(LutBuilderTest, TheFileKeepsTheStatisticsAndConditions) {
+  class StatsMeasurer final : public common::LatencyMeasurer {
+   public:
+    absl::StatusOr<std::vector<double>> MeasureMs(const std::vector<LayerShape>&) override {
+      return absl::InternalError("the builder asks for statistics");
+    }
+    absl::StatusOr<std::vector<common::LatencyStats>> Measure(
+        const std::vector<LayerShape>& shapes, bool force) override {
+      EXPECT_FALSE(force);
+      std::vector<common::LatencyStats> out;
+      for (const LayerShape& s : shapes) {
+        common::LatencyStats stats;
+        stats.median_ms = static_cast<double>(s.Macs()) / 1e6;
+        stats.p10_ms = stats.median_ms * 0.9;
+        stats.p90_ms = stats.median_ms * 1.2;
+        stats.samples = 17;
+        stats.conditions = common::MeasurementConditions{1.5, 2, 4, 1, 3};
+        out.push_back(stats);
+      }
+      return out;
+    }
+  } measurer;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(common::LatencyTable table,
+                                BuildLut(shapes_, device_, measurer, Options()));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(common::LatencyTable written, common::ReadLatencyTable(path_));
+  ASSERT_EQ(written.size(), shapes_.size());
+  const common::LatencyStats* stats = written.FindStats(shapes_[3]);
+  ASSERT_NE(stats, nullptr);
+  EXPECT_EQ(stats->samples, 17);
+  EXPECT_DOUBLE_EQ(stats->p90_ms, static_cast<double>(shapes_[3].Macs()) / 1e6 * 1.2);
+  ASSERT_TRUE(stats->conditions.has_value());
+  EXPECT_EQ(stats->conditions->involuntary_switches, 3);
+}
+
 TEST_F(LutBuilderTest, InterruptedBuildKeepsItsEntriesAndResumes) {
   std::atomic<bool> stop{false};
   FakeMeasurer first;

@@ -140,6 +140,7 @@ class ProfilerServiceTest : public ::testing::TestWithParam<Transport> {
  protected:
   void SetUp() override {
     auto factory = std::make_unique<testing::FakeRunnerFactory>();
+    factory_ = factory.get();
     profiler::ProfilerOptions options;
     options.max_batch_shapes = 4;
     options.max_memory_bytes = 1 << 20;
@@ -167,6 +168,7 @@ class ProfilerServiceTest : public ::testing::TestWithParam<Transport> {
     return f;
   }
 
+  testing::FakeRunnerFactory* factory_ = nullptr;  // owned by profiler_
   std::unique_ptr<profiler::Profiler> profiler_;
   std::unique_ptr<profiler::ProfilerServiceImpl> service_;
   std::string port_file_;
@@ -206,6 +208,41 @@ TEST_P(ProfilerServiceTest, MeasuresThroughTheClientAndTheLatencyMeasurer) {
   for (int i = 0; i < 5; ++i) *too_many.add_shapes() = common::LayerShapeToProto(conv);
   EXPECT_THAT(client_->MeasureLayers(too_many),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit of 4")));
+}
+
+// The measurer returns the agent's statistics with the host's load, and measures a shape
+// whose first measurement was noisy again (forced past the agent's cache) until it is tight.
+TEST_P(ProfilerServiceTest, WideShapesAreRemeasuredAndKeepTheirStatistics) {
+  // The first runner built is noisy (runs alternate 1 and 3 ms: p90/p10 = 3); later ones are
+  // quiet. The profiler measures one shape at a time, so the counter needs no lock.
+  auto builds = std::make_shared<int>(0);
+  factory_->latency = [builds](const common::LayerShape&, int run) {
+    if (run == 0) ++*builds;
+    return *builds <= 1 ? (run % 2 == 0 ? 1.0 : 3.0) : 1.0;
+  };
+  common::LayerShape conv;
+  conv.in_channels = 4;
+  conv.out_channels = 8;
+  conv.kernel = {3, 3};
+  conv.input_h = conv.input_w = 8;
+  GrpcLatencyMeasurer measurer(client_.get(), /*max_batch_shapes=*/4);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(std::vector<common::LatencyStats> stats,
+                                measurer.Measure({conv}, /*force=*/false));
+  ASSERT_THAT(stats, SizeIs(1));
+  EXPECT_EQ(factory_->built().size(), 2u);  // measured, then re-measured (forced)
+  EXPECT_DOUBLE_EQ(stats[0].median_ms, 1.0);
+  EXPECT_THAT(stats[0].Spread(), ::testing::Optional(1.0));
+  EXPECT_GT(stats[0].samples, 0);
+  ASSERT_TRUE(stats[0].conditions.has_value());
+  EXPECT_GT(stats[0].conditions->cpus_online, 0);
+  EXPECT_GT(stats[0].conditions->cpus_allowed, 0);
+  EXPECT_GT(stats[0].conditions->runnable_tasks, 0);  // the measuring thread at least
+
+  // Without re-measuring, the noisy round is what comes back.
+  *builds = 0;
+  GrpcLatencyMeasurer once(client_.get(), 4, {}, common::RemeasurePolicy{1.25, 0});
+  NETADAPT_ASSERT_OK_AND_ASSIGN(stats, once.Measure({conv}, /*force=*/true));
+  EXPECT_THAT(stats[0].Spread(), ::testing::Optional(::testing::Gt(2.5)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ProfilerServiceTest,
