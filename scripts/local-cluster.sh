@@ -10,6 +10,8 @@
 # After `start`, DIR/master.port holds the master's port: export
 # NETADAPT_MASTER=127.0.0.1:$(cat DIR/master.port) and use the `netadapt` CLI.
 # Binaries come from $NETADAPT_BUILD_DIR (default build/).
+# NETADAPT_PIN=0: do not pin processes to cores (see "Measurements apart from training" in
+# docs/OPERATIONS.md: by default the agent gets the last core, the master and workers the rest).
 # NETADAPT_AUTH=1: authenticated cluster (docs/SECURITY.md): random tokens in DIR/cluster.token
 # (everyone's) and DIR/master.token (the master's, that workers require); then also
 # export NETADAPT_TOKEN_FILE=DIR/cluster.token for the CLI.
@@ -36,6 +38,30 @@ wait_port() {
   return 1
 }
 
+# Keeps the agent's measurements apart from training: the profiler agent alone on the last
+# core, the master and workers on the others (taskset). On 2 cores the workers share core 0;
+# training is slower, but a layer timed while a worker trains on the same core reads up to 2x
+# too high (issue 15). Sets agent_pin and rest_pin (command prefixes, empty when not pinning).
+agent_pin=()
+rest_pin=()
+choose_pinning() {
+  local cores
+  cores=$(nproc 2>/dev/null || echo 1)
+  if [[ ${NETADAPT_PIN:-1} == 0 ]]; then
+    echo "local-cluster: NETADAPT_PIN=0: not pinning; the agent measures while workers train" >&2
+  elif ! command -v taskset > /dev/null 2>&1; then
+    echo "local-cluster: taskset not found (package util-linux): not pinning; the agent's" \
+         "latencies are measured while workers train on the same cores" >&2
+  elif (( cores < 2 )); then
+    echo "local-cluster: one core: not pinning; the agent measures while workers train" >&2
+  else
+    agent_pin=(taskset -c "$((cores - 1))")
+    rest_pin=(taskset -c "0-$((cores - 2))")
+    echo "local-cluster: profiler agent on core $((cores - 1)), master and workers on" \
+         "core(s) 0-$((cores - 2))" >&2
+  fi
+}
+
 start() {
   for binary in profiler-agent/netadapt-profiler master/netadapt-master worker/netadapt-worker; do
     if [[ ! -x $build/$binary ]]; then
@@ -60,16 +86,17 @@ start() {
     master_auth=("${cluster_auth[@]}" --master_token_file="$dir/master.token")
     worker_auth=("${master_auth[@]}")
   fi
-  # Workers and the agent share this machine's cores: one LibTorch thread each keeps their
-  # timings honest (OpenMP threads that spin on a busy core slow everything down).
-  "$build/profiler-agent/netadapt-profiler" --host=127.0.0.1 --port=0 \
+  # One LibTorch thread each keeps timings honest where cores are shared (OpenMP threads that
+  # spin on a busy core slow everything down).
+  choose_pinning
+  ${agent_pin[@]+"${agent_pin[@]}"} "$build/profiler-agent/netadapt-profiler" --host=127.0.0.1 --port=0 \
     --port_file="$dir/profiler.port" --threads=1 ${cluster_auth[@]+"${cluster_auth[@]}"} \
     > "$dir/profiler.log" 2>&1 &
   echo $! >> "$dir/pids"
   local profiler_port
   profiler_port=$(wait_port "$dir/profiler.port" profiler $!)
 
-  "$build/master/netadapt-master" --host=127.0.0.1 --port=0 --port_file="$dir/master.port" \
+  ${rest_pin[@]+"${rest_pin[@]}"} "$build/master/netadapt-master" --host=127.0.0.1 --port=0 --port_file="$dir/master.port" \
     --state_dir="$dir/master-state" --profiler="127.0.0.1:$profiler_port" \
     ${master_auth[@]+"${master_auth[@]}"} > "$dir/master.log" 2>&1 &
   echo $! >> "$dir/pids"
@@ -77,7 +104,7 @@ start() {
   master_port=$(wait_port "$dir/master.port" master $!)
 
   for i in $(seq "$workers"); do
-    "$build/worker/netadapt-worker" --master="127.0.0.1:$master_port" --host=127.0.0.1 \
+    ${rest_pin[@]+"${rest_pin[@]}"} "$build/worker/netadapt-worker" --master="127.0.0.1:$master_port" --host=127.0.0.1 \
       --port=0 --port_file="$dir/worker$i.port" --device=cpu --threads=1 \
       --cache_dir="$dir/worker$i-cache" ${worker_auth[@]+"${worker_auth[@]}"} \
       > "$dir/worker$i.log" 2>&1 &
@@ -118,5 +145,5 @@ case $command in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) sed -n '2,16p' "$0"; exit 1 ;;
+  *) sed -n '2,18p' "$0"; exit 1 ;;
 esac
