@@ -8,12 +8,20 @@
 
 namespace netadapt::master {
 
-v1::WorkerService::Stub& GrpcTaskRunner::StubFor(const std::string& address) {
+GrpcTaskRunner::GrpcTaskRunner(absl::Duration task_timeout, rpc::ChannelOptions channel_options)
+    : GrpcTaskRunner(task_timeout,
+                     [channel_options = std::move(channel_options)](const std::string& address) {
+                       return std::unique_ptr<v1::WorkerService::StubInterface>(
+                           v1::WorkerService::NewStub(rpc::MakeChannel(address, channel_options)));
+                     }) {}
+
+GrpcTaskRunner::GrpcTaskRunner(absl::Duration task_timeout, StubFactory stubs)
+    : task_timeout_(task_timeout), make_stub_(std::move(stubs)) {}
+
+v1::WorkerService::StubInterface& GrpcTaskRunner::StubFor(const std::string& address) {
   absl::MutexLock lock(&mu_);
-  std::unique_ptr<v1::WorkerService::Stub>& stub = stubs_[address];
-  if (stub == nullptr) {
-    stub = v1::WorkerService::NewStub(rpc::MakeChannel(address, channel_options_));
-  }
+  std::unique_ptr<v1::WorkerService::StubInterface>& stub = stubs_[address];
+  if (stub == nullptr) stub = make_stub_(address);
   return *stub;
 }
 
@@ -24,7 +32,7 @@ absl::StatusOr<v1::TaskResult> GrpcTaskRunner::Run(const WorkerSlot& slot, const
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + task_timeout_));
   const int cancel_id = cancellation.Add([&context] { context.TryCancel(); });
-  std::unique_ptr<grpc::ClientReader<v1::TaskUpdate>> reader =
+  std::unique_ptr<grpc::ClientReaderInterface<v1::TaskUpdate>> reader =
       call(StubFor(slot.address), &context, request);
   v1::TaskUpdate update;
   std::optional<v1::TaskResult> result;
@@ -59,7 +67,7 @@ absl::StatusOr<v1::TaskResult> GrpcTaskRunner::Simplify(const WorkerSlot& slot,
                                                         const Progress& progress,
                                                         Cancellation& cancellation) {
   return Run(slot, task, progress, cancellation,
-             [](v1::WorkerService::Stub& stub, grpc::ClientContext* context,
+             [](v1::WorkerService::StubInterface& stub, grpc::ClientContext* context,
                 const v1::SimplifyTask& request) { return stub.Simplify(context, request); });
 }
 
@@ -68,7 +76,7 @@ absl::StatusOr<v1::TaskResult> GrpcTaskRunner::FineTune(const WorkerSlot& slot,
                                                         const Progress& progress,
                                                         Cancellation& cancellation) {
   return Run(slot, task, progress, cancellation,
-             [](v1::WorkerService::Stub& stub, grpc::ClientContext* context,
+             [](v1::WorkerService::StubInterface& stub, grpc::ClientContext* context,
                 const v1::FineTuneTask& request) { return stub.FineTune(context, request); });
 }
 
@@ -77,7 +85,7 @@ absl::StatusOr<v1::TaskResult> GrpcTaskRunner::Evaluate(const WorkerSlot& slot,
                                                         const Progress& progress,
                                                         Cancellation& cancellation) {
   return Run(slot, task, progress, cancellation,
-             [](v1::WorkerService::Stub& stub, grpc::ClientContext* context,
+             [](v1::WorkerService::StubInterface& stub, grpc::ClientContext* context,
                 const v1::EvaluateTask& request) { return stub.Evaluate(context, request); });
 }
 
@@ -86,7 +94,7 @@ absl::StatusOr<v1::TaskResult> GrpcTaskRunner::Pretrain(const WorkerSlot& slot,
                                                         const Progress& progress,
                                                         Cancellation& cancellation) {
   return Run(slot, task, progress, cancellation,
-             [](v1::WorkerService::Stub& stub, grpc::ClientContext* context,
+             [](v1::WorkerService::StubInterface& stub, grpc::ClientContext* context,
                 const v1::PretrainTask& request) { return stub.Pretrain(context, request); });
 }
 
