@@ -565,6 +565,40 @@ absl::StatusOr<std::vector<double>> JobManager::LookupLatency(
   return Lookup(std::string(job), *running, shapes);
 }
 
+absl::StatusOr<std::vector<double>> JobManager::EstimateLatency(
+    absl::string_view job, const std::vector<common::LayerShape>& shapes) {
+  // As LookupLatency: Shutdown frees running_'s entries only after the lookups in flight.
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return ShuttingDown();
+    ++lookups_in_flight_;
+  }
+  struct InFlight {
+    JobManager* manager;
+    ~InFlight() {
+      absl::MutexLock lock(&manager->mu_);
+      --manager->lookups_in_flight_;
+    }
+  } in_flight{this};
+  Running* running = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = running_.find(std::string(job));
+    if (it == running_.end()) {
+      return absl::NotFoundError(absl::StrCat("job: ", job, " is not running on this master"));
+    }
+    running = it->second.get();
+  }
+  if (running->oracle == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat("job: ", job, " does not use latency"));
+  }
+  if (!running->measures) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job: ", job, " interpolates its LUT: nothing is measured to estimate from"));
+  }
+  return running->oracle->Estimate(shapes);
+}
+
 absl::StatusOr<std::vector<double>> JobManager::Lookup(
     const std::string& job, Running& running, const std::vector<common::LayerShape>& shapes) {
   LatencyOracle* oracle = running.oracle;

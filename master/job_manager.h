@@ -74,6 +74,12 @@ class JobManager {
   absl::StatusOr<std::vector<double>> LookupLatency(absl::string_view job,
                                                     const std::vector<common::LayerShape>& shapes)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Estimates for a running job's workers from its measured LUT, measuring nothing
+  // (LatencyOracle::Estimate). NotFound for a job not started on this master,
+  // FailedPrecondition for a job without latencies or whose LUT is interpolated.
+  absl::StatusOr<std::vector<double>> EstimateLatency(
+      absl::string_view job, const std::vector<common::LayerShape>& shapes)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // LookupLatency on a thread of its own (a lookup can wait minutes for the profiler: never
   // on a gRPC callback thread); `done` gets the answer on that thread. Shutdown waits for it.
   void LookupLatencyAsync(

@@ -1,6 +1,7 @@
 #include "master/latency_oracle.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/latency_estimate.h"
 #include "common/status_macros.h"
 
 namespace netadapt::master {
@@ -81,6 +82,22 @@ absl::StatusOr<std::vector<double>> LatencyOracle::Lookup(
     latencies[i] = *latency;
   }
   return latencies;
+}
+
+absl::StatusOr<std::vector<double>> LatencyOracle::Estimate(
+    const std::vector<common::LayerShape>& shapes) const {
+  if (interpolated_ != nullptr) {
+    return absl::FailedPreconditionError(
+        "the job's LUT is interpolated, not measured: LookupLatency costs no device time");
+  }
+  std::vector<double> estimates;
+  estimates.reserve(shapes.size());
+  absl::MutexLock lock(&mu_);
+  for (const common::LayerShape& shape : shapes) {
+    NETADAPT_ASSIGN_OR_RETURN(double estimate, common::EstimateLatencyMs(table_, shape));
+    estimates.push_back(estimate);
+  }
+  return estimates;
 }
 
 int64_t LatencyOracle::measured() const {

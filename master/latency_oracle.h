@@ -33,6 +33,11 @@ class LatencyOracle {
   // code.
   absl::StatusOr<std::vector<double>> Lookup(const std::vector<common::LayerShape>& shapes);
 
+  // Guesses (ms) at the shapes' latencies without measuring anything: the table's entry, else
+  // common::EstimateLatencyMs over the measured entries (the workers' EstimateLatency).
+  // FailedPrecondition in Interpolate mode; NotFound for a shape whose family has no entry.
+  absl::StatusOr<std::vector<double>> Estimate(const std::vector<common::LayerShape>& shapes) const;
+
   // The oracle as a ResourceModel (for the network resource the master computes).
   common::ResourceModel& model() { return adapter_; }
 

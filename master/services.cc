@@ -240,6 +240,26 @@ grpc::ServerUnaryReactor* CoordinatorServiceImpl::LookupLatency(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* CoordinatorServiceImpl::EstimateLatency(
+    grpc::CallbackServerContext* context, const v1::LookupLatencyRequest* request,
+    v1::LookupLatencyResponse* response) {
+  std::vector<common::LayerShape> shapes;
+  for (int i = 0; i < request->shapes_size(); ++i) {
+    absl::StatusOr<common::LayerShape> shape =
+        common::LayerShapeFromProto(request->shapes(i), absl::StrCat("shapes[", i, "]"));
+    if (!shape.ok()) return Done(context, shape.status());
+    shapes.push_back(*std::move(shape));
+  }
+  // A read of the table (no device): answered on the callback thread, as the other
+  // table-only calls are.
+  absl::StatusOr<std::vector<double>> estimates =
+      manager_.EstimateLatency(request->job(), shapes);
+  if (estimates.ok()) {
+    for (double estimate : *estimates) response->add_latency_ms(estimate);
+  }
+  return Done(context, estimates.status());
+}
+
 grpc::ServerWriteReactor<v1::ArtifactChunk>* CoordinatorServiceImpl::GetArtifact(
     grpc::CallbackServerContext*, const v1::GetArtifactRequest* request) {
   return NewDownloadReactor(artifacts_, *request);

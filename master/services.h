@@ -62,6 +62,9 @@ class CoordinatorServiceImpl final : public v1::CoordinatorService::CallbackServ
   grpc::ServerUnaryReactor* LookupLatency(grpc::CallbackServerContext* context,
                                           const v1::LookupLatencyRequest* request,
                                           v1::LookupLatencyResponse* response) override;
+  grpc::ServerUnaryReactor* EstimateLatency(grpc::CallbackServerContext* context,
+                                            const v1::LookupLatencyRequest* request,
+                                            v1::LookupLatencyResponse* response) override;
   grpc::ServerWriteReactor<v1::ArtifactChunk>* GetArtifact(
       grpc::CallbackServerContext* context, const v1::GetArtifactRequest* request) override;
   grpc::ServerReadReactor<v1::ArtifactChunk>* PutArtifact(grpc::CallbackServerContext* context,

@@ -126,6 +126,34 @@ absl::StatusOr<std::vector<double>> MasterClient::LookupLatency(
   return status;
 }
 
+absl::StatusOr<std::vector<double>> MasterClient::EstimateLatency(
+    absl::string_view job, const std::vector<common::LayerShape>& shapes) {
+  v1::LookupLatencyRequest request;
+  request.set_job(std::string(job));
+  for (const common::LayerShape& shape : shapes) {
+    *request.add_shapes() = common::LayerShapeToProto(shape);
+  }
+  absl::Status status;
+  for (int attempt = 1; attempt <= std::max(1, options_.attempts); ++attempt) {
+    if (attempt > 1 && !BackOff(attempt)) break;
+    grpc::ClientContext context;
+    SetDeadline(context, options_.estimate_timeout);
+    v1::LookupLatencyResponse response;
+    status = rpc::FromGrpcStatus(stub_->EstimateLatency(&context, request, &response));
+    if (status.ok()) {
+      if (response.latency_ms_size() != static_cast<int>(shapes.size())) {
+        return absl::InternalError(absl::StrCat("EstimateLatency: ", shapes.size(),
+                                                " shapes asked, ", response.latency_ms_size(),
+                                                " latencies returned"));
+      }
+      return std::vector<double>(response.latency_ms().begin(), response.latency_ms().end());
+    }
+    if (status.code() != absl::StatusCode::kUnavailable) return status;
+    Log()->warn("EstimateLatency (attempt {}): {}", attempt, status.ToString());
+  }
+  return status;
+}
+
 absl::StatusOr<v1::RegisterWorkerResponse> MasterClient::Register(
     const v1::RegisterWorkerRequest& request) {
   grpc::ClientContext context;

@@ -36,6 +36,8 @@ struct MasterClientOptions {
   // keepalive) and must exceed the master's --profiler_wait_limit_s.
   absl::Duration lookup_timeout_base = absl::Hours(1);
   absl::Duration lookup_timeout_per_shape = absl::Seconds(2);
+  // EstimateLatency measures nothing: a table read on the master.
+  absl::Duration estimate_timeout = absl::Seconds(30);
   // Attempts of an artifact transfer or look-up that failed with Unavailable, with a
   // full-jitter backoff between them (common/backoff.h) so that the workers a master outage
   // hit together do not all call again at the same instant.
@@ -63,6 +65,9 @@ class MasterClient final : public MasterConnection {
   absl::StatusOr<std::string> FetchArtifact(absl::string_view digest) override;
   absl::StatusOr<std::string> PutArtifact(absl::string_view content) override;
   absl::StatusOr<std::vector<double>> LookupLatency(
+      absl::string_view job, const std::vector<common::LayerShape>& shapes) override;
+  // One call with estimate_timeout, retried as LookupLatency is.
+  absl::StatusOr<std::vector<double>> EstimateLatency(
       absl::string_view job, const std::vector<common::LayerShape>& shapes) override;
 
   // One RegisterWorker call.

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -22,6 +23,7 @@
 #include "common/dataset_random.h"
 #include "common/dataset_spec.h"
 #include "common/image_folder.h"
+#include "common/certified_search.h"
 #include "common/file_util.h"
 #include "common/filter_search.h"
 #include "common/logging.h"
@@ -118,8 +120,11 @@ std::vector<int32_t> Widths(const common::NetworkDef& network) {
 // LATENCY from the master's LUT for one task. Answers are cached for the task's
 // life; Prefetch asks for many shapes in one round trip, so the search itself
 // (hundreds of LayerCost calls) costs no RPC at all. No LowerBound: the exact
-// search then evaluates candidates, which is free once they are cached.
-class MasterLatencyModel final : public common::ResourceModel {
+// search then evaluates candidates, which is free once they are cached. As a
+// MeasuredLatencySource, each Measure or Estimate is one round trip (per
+// max_shapes shapes).
+class MasterLatencyModel final : public common::ResourceModel,
+                                 public common::MeasuredLatencySource {
  public:
   MasterLatencyModel(MasterConnection* master, std::string job, int max_shapes)
       : master_(master), job_(std::move(job)), max_shapes_(std::max(1, max_shapes)) {}
@@ -155,6 +160,76 @@ class MasterLatencyModel final : public common::ResourceModel {
     absl::MutexLock lock(&mu_);
     cache_[shape] = latency[0];
     return latency[0];
+  }
+
+  absl::StatusOr<std::vector<double>> Measure(const std::vector<common::LayerShape>& shapes)
+      override ABSL_LOCKS_EXCLUDED(mu_) {
+    NETADAPT_RETURN_IF_ERROR(Prefetch(shapes));
+    absl::MutexLock lock(&mu_);
+    std::vector<double> latencies;
+    latencies.reserve(shapes.size());
+    for (const common::LayerShape& shape : shapes) latencies.push_back(cache_.at(shape));
+    return latencies;
+  }
+
+  // Estimates are not cached: the master's table grows as the search measures.
+  absl::StatusOr<std::vector<double>> Estimate(const std::vector<common::LayerShape>& shapes)
+      override ABSL_LOCKS_EXCLUDED(mu_) {
+    std::vector<double> latencies(shapes.size(), -1);
+    std::vector<common::LayerShape> unknown;
+    std::vector<size_t> where;
+    {
+      absl::MutexLock lock(&mu_);
+      for (size_t i = 0; i < shapes.size(); ++i) {
+        auto it = cache_.find(shapes[i]);
+        if (it != cache_.end()) {
+          latencies[i] = it->second;
+        } else {
+          unknown.push_back(shapes[i]);
+          where.push_back(i);
+        }
+      }
+    }
+    for (size_t begin = 0; begin < unknown.size(); begin += max_shapes_) {
+      const size_t end = std::min(unknown.size(), begin + max_shapes_);
+      std::vector<common::LayerShape> batch(unknown.begin() + begin, unknown.begin() + end);
+      {
+        absl::MutexLock lock(&mu_);
+        ++round_trips_;
+      }
+      absl::StatusOr<std::vector<double>> estimates = master_->EstimateLatency(job_, batch);
+      if (!estimates.ok()) return Prefixed(estimates.status(), "EstimateLatency");
+      if (estimates->size() != batch.size()) {
+        return absl::InternalError(absl::StrCat("EstimateLatency: asked for ", batch.size(),
+                                                " shapes, got ", estimates->size(), " latencies"));
+      }
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (!std::isfinite((*estimates)[i]) || (*estimates)[i] < 0) {
+          return absl::InternalError(absl::StrCat("EstimateLatency: invalid latency ",
+                                                  (*estimates)[i], " for ",
+                                                  batch[i].DebugString()));
+        }
+        latencies[where[begin + i]] = (*estimates)[i];
+      }
+    }
+    return latencies;
+  }
+
+  // Whether the master estimates for this job: false from an older master (Unimplemented)
+  // and for a job whose LUT is interpolated rather than measured (FailedPrecondition). One
+  // round trip with no shapes.
+  absl::StatusOr<bool> EstimatesOffered() ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      absl::MutexLock lock(&mu_);
+      ++round_trips_;
+    }
+    absl::StatusOr<std::vector<double>> none = master_->EstimateLatency(job_, {});
+    if (none.ok()) return true;
+    if (none.status().code() == absl::StatusCode::kUnimplemented ||
+        none.status().code() == absl::StatusCode::kFailedPrecondition) {
+      return false;
+    }
+    return Prefixed(none.status(), "EstimateLatency");
   }
 
   int64_t round_trips() const ABSL_LOCKS_EXCLUDED(mu_) {
@@ -409,9 +484,6 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Simplify(const v1::SimplifyTask& ta
       }
       auto latency = std::make_unique<MasterLatencyModel>(master_, task.header().job(),
                                                           options_.max_lookup_shapes);
-      NETADAPT_ASSIGN_OR_RETURN(std::vector<common::Block> blocks, common::FindBlocks(network));
-      NETADAPT_RETURN_IF_ERROR(latency->Prefetch(SearchShapes(
-          network, blocks[task.block()], search_options.channel_step, search_options.context)));
       latency_model = latency.get();
       resource_model = std::move(latency);
       break;
@@ -420,9 +492,30 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Simplify(const v1::SimplifyTask& ta
       return absl::InvalidArgumentError(
           absl::StrCat("resource_type: unknown value ", task.resource_type()));
   }
+  // A measured LUT: ask the device only for what certifies the answer (issue 15); each
+  // measurement costs the profiler agent 10 ms to a second, a round trip milliseconds. The
+  // search stays on the worker (DESIGN.md): the master only adds estimates from its table.
+  std::optional<common::SearchResult> certified;
+  if (latency_model != nullptr && search_options.strategy != common::SearchStrategy::kBinary) {
+    NETADAPT_ASSIGN_OR_RETURN(const bool offered, latency_model->EstimatesOffered());
+    if (offered) {
+      NETADAPT_ASSIGN_OR_RETURN(certified, common::CertifiedSimplifyBlock(
+                                               search, task.block(), task.target_resource(),
+                                               *latency_model,
+                                               common::CertifyOptions{options_.latency_tolerance}));
+    }
+  }
+  if (latency_model != nullptr && !certified) {
+    // Interpolated LUTs (no device to spare) and masters without EstimateLatency: every
+    // shape the search can need, in one round trip.
+    NETADAPT_ASSIGN_OR_RETURN(std::vector<common::Block> blocks, common::FindBlocks(network));
+    NETADAPT_RETURN_IF_ERROR(latency_model->Prefetch(SearchShapes(
+        network, blocks[task.block()], search_options.channel_step, search_options.context)));
+  }
   NETADAPT_ASSIGN_OR_RETURN(
       const common::SearchResult found,
-      search.SimplifyBlock(task.block(), task.target_resource(), *resource_model));
+      certified ? absl::StatusOr<common::SearchResult>(*certified)
+                : search.SimplifyBlock(task.block(), task.target_resource(), *resource_model));
   NETADAPT_RETURN_IF_ERROR(CheckCancelled(context, name));
 
   Report(context, 2, kSteps, absl::StrCat("pruning block ", task.block(), " to ", found.width));
@@ -443,9 +536,11 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Simplify(const v1::SimplifyTask& ta
   for (int32_t width : Widths(pruned.model.def())) result.add_widths(width);
   Log()->info("[{}] width {} resource {:.6g} (target {:.6g}{}){}", name, found.width,
               found.resource, task.target_resource(), found.meets_target ? "" : ", NOT met",
-              latency_model != nullptr
-                  ? absl::StrCat(", ", latency_model->round_trips(), " LookupLatency calls")
-                  : "");
+              latency_model == nullptr ? ""
+              : certified
+                  ? absl::StrCat(", ", latency_model->round_trips(), " latency round trips, ",
+                                 found.stats.resource_computations, " candidates measured")
+                  : absl::StrCat(", ", latency_model->round_trips(), " LookupLatency calls"));
   return result;
 }
 

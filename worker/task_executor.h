@@ -42,6 +42,19 @@ class MasterConnection {
   // job says. NotFound for an unknown job.
   virtual absl::StatusOr<std::vector<double>> LookupLatency(
       absl::string_view job, const std::vector<common::LayerShape>& shapes) = 0;
+
+  // A guess at the latency (ms) of each of `shapes`, in order, from job `job`'s
+  // measured LUT without measuring anything (common::EstimateLatencyMs): what
+  // the certified search needs to pick the candidates worth measuring.
+  // Unimplemented from a master that predates it (the default here) and
+  // FailedPrecondition for a job that does not measure its latencies: the
+  // worker then asks for every candidate's latency as before.
+  virtual absl::StatusOr<std::vector<double>> EstimateLatency(
+      absl::string_view job, const std::vector<common::LayerShape>& shapes) {
+    (void)job;
+    (void)shapes;
+    return absl::UnimplementedError("EstimateLatency: not offered by this master");
+  }
 };
 
 // Stream of DeriveSeed(TaskHeader.job_seed, stream) that seeds the held-out
@@ -69,6 +82,10 @@ struct TaskExecutorOptions {
   common::ArtifactStore* cache = nullptr;
   // Most shapes one LookupLatency call asks for.
   int max_lookup_shapes = 4096;
+  // LATENCY searches on a master that measures misses (common::CertifyOptions):
+  // the relative noise around monotone latency the certificate assumes of the
+  // device. In [0, 1).
+  double latency_tolerance = 0.03;
 };
 
 // What one running task reports to and asks of its caller.
@@ -107,9 +124,12 @@ class TaskExecutor {
   // pruning to the found width (largest-L2-norm filters). Result: model_digest,
   // width, resource, meets_target (false: no candidate is below the target; the
   // model is pruned to the smallest candidate anyway), widths (output count of
-  // every conv and linear layer). LATENCY asks the master for every shape the
-  // search can need in one LookupLatency call (batch 1, float32 shapes) before
-  // searching. With task.block_widths, no search: every block is pruned to
+  // every conv and linear layer). LATENCY on a job that measures its LUT (the
+  // master answers EstimateLatency): common::CertifiedSimplifyBlock, a few
+  // LookupLatency calls that measure only the candidates that certify the
+  // answer (kExact and kLinear; kBinary as below). Otherwise (interpolated
+  // LUTs, older masters) every shape the search can need in one LookupLatency
+  // call (batch 1, float32 shapes) before searching. With task.block_widths, no search: every block is pruned to
   // its width in turn (InvalidArgument for a wrong count or a width out of
   // range); the result has model_digest and widths.
   absl::StatusOr<v1::TaskResult> Simplify(const v1::SimplifyTask& task, const TaskContext& context);

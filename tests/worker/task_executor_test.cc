@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/filter_search.h"
 #include "common/image_codec.h"
@@ -128,7 +129,10 @@ TEST_F(TaskExecutorTest, SimplifyFlopsMatchesTheLocalSearch) {
   }
 }
 
+// A master without EstimateLatency (older, or a job with an interpolated LUT): every shape
+// the search can need in one LookupLatency call, as before issue 15.
 TEST_F(TaskExecutorTest, SimplifyLatencyMatchesTheLocalSearchInOneLookup) {
+  master_.OfferEstimates(false);
   const std::string seed = SeedModel();
   const common::NetworkDef def = SmallCnn();
   common::SyntheticLatencyModel latency(common::SyntheticLatencyOptions{});
@@ -155,6 +159,53 @@ TEST_F(TaskExecutorTest, SimplifyLatencyMatchesTheLocalSearchInOneLookup) {
                   ElementsAreArray(WidthsOf(search.SimplifiedNetwork(local))));
     }
   }
+}
+
+// A measuring job's master: the certified search asks the device for a fraction of the
+// shapes the prefetch did, and finds the same width and resource.
+TEST_F(TaskExecutorTest, SimplifyLatencyMeasuresOnlyWhatCertifiesTheAnswer) {
+  // SmallCnn with 4x the filters: 16 and 32 candidates per block at step 4.
+  common::NetworkDef def = SmallCnn();
+  def.layers[0].out_channels = 64;
+  def.layers[3].in_channels = 64;
+  def.layers[3].out_channels = 128;
+  def.layers[7].in_channels = 128 * 4 * 4;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(engine::Model model,
+                                engine::Model::Create(def, {.device = "cpu", .seed = 1}));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const std::string bytes, engine::SerializeCheckpoint(model));
+  const std::string seed = master_.Add(bytes);
+  common::SyntheticLatencyModel latency(common::SyntheticLatencyOptions{});
+  common::SearchOptions options;
+  options.channel_step = 4;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const common::BlockSearch search,
+                                common::BlockSearch::Create(def, options));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(const double full,
+                                common::NetworkResource(def, options.context, latency));
+  absl::flat_hash_set<common::LayerShape> prefetched;
+  for (int block = 0; block < search.num_blocks(); ++block) {
+    for (int i = 0; i < search.candidates(block).size(); ++i) {
+      for (const common::LayerShape& shape :
+           search.LayerShapesAt(block, search.candidates(block)[i])) {
+        prefetched.insert(shape);
+      }
+    }
+    for (double ratio : {0.98, 0.95}) {
+      NETADAPT_ASSERT_OK_AND_ASSIGN(common::SearchResult local,
+                                    search.SimplifyBlock(block, ratio * full, latency));
+      v1::SimplifyTask task =
+          SimplifyTask(seed, block, ratio * full, v1::RESOURCE_TYPE_LATENCY);
+      const int64_t estimates_before = master_.estimate_calls();
+      NETADAPT_ASSERT_OK_AND_ASSIGN(v1::TaskResult result, executor_.Simplify(task, {}));
+      EXPECT_EQ(result.width(), local.width) << "block " << block << " ratio " << ratio;
+      EXPECT_EQ(result.resource(), local.resource);
+      EXPECT_EQ(result.meets_target(), local.meets_target);
+      EXPECT_GE(master_.estimate_calls() - estimates_before, 2);  // the probe and the search
+    }
+  }
+  // Every candidate of every block would have been measured by the prefetch; the searches
+  // above (two targets per block) measured far fewer distinct shapes.
+  EXPECT_LT(master_.measured(), static_cast<int64_t>(prefetched.size()) / 2)
+      << master_.measured() << " shapes measured, the prefetch asks for " << prefetched.size();
 }
 
 TEST_F(TaskExecutorTest, SimplifyReportsAnUnreachableTarget) {
@@ -253,7 +304,7 @@ TEST_F(TaskExecutorTest, SimplifyBadInputFailsTheTask) {
   v1::SimplifyTask other_job = SimplifyTask(seed, 0, 1e9, v1::RESOURCE_TYPE_LATENCY);
   other_job.mutable_header()->set_job("jobs/404");
   EXPECT_THAT(executor_.Simplify(other_job, {}),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("LookupLatency")));
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("jobs/404")));
   v1::SimplifyTask gpu = SimplifyTask(seed, 0, 1e9, v1::RESOURCE_TYPE_FLOPS);
   gpu.mutable_header()->set_device("cuda:0");
   EXPECT_THAT(executor_.Simplify(gpu, {}),
