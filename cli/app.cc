@@ -310,6 +310,22 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     sub->add_option("--network", explain.network_file, "A NetworkDef in JSON.");
     commands.emplace_back(sub, [&](CommandContext& ctx) { return RunExplain(ctx, explain); });
   }
+  LutShowOptions lut_show;
+  {
+    CLI::App* lut = app.add_subcommand("lut", "Inspect latency tables (LUT files). Runs locally.");
+    lut->require_subcommand(1);
+    CLI::App* sub = lut->add_subcommand(
+        "show",
+        "Check a LUT file (binary or JSON) as the master would at submit, and summarise it: "
+        "entries, their spread (p90/p10), the load they were measured under, the widest ones.");
+    sub->add_option("file", lut_show.file, "The LUT file")->required();
+    sub->add_option("--max-spread", lut_show.max_spread,
+                    "p90/p10 above which an entry counts as wide (default: the re-measure "
+                    "threshold, 1.25)");
+    sub->add_option("--widest", lut_show.widest, "How many of the widest entries to list")
+        ->capture_default_str();
+    commands.emplace_back(sub, [&](CommandContext& ctx) { return RunLutShow(ctx, lut_show); });
+  }
   ImportOptions import_options;
   {
     CLI::App* sub = app.add_subcommand(
@@ -351,7 +367,7 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
         rest.front()[0] != '-') {
       err << "error: unknown command '" << rest.front()
           << "' (commands: submit, pretrain, get, list, cancel, workers, watch, export, "
-             "upload, report, explain, import, health)\nRun with --help for more information."
+             "upload, report, explain, lut, import, health)\nRun with --help for more information."
           << std::endl;
       return kExitUsage;
     }

@@ -107,6 +107,18 @@ struct ExplainOptions {
 // resizes, and which conv and linear layers cannot be pruned and why. Local: no master.
 int RunExplain(CommandContext& ctx, const ExplainOptions& options);
 
+struct LutShowOptions {
+  std::string file;
+  // Entries whose p90/p10 exceeds this count as wide; <= 0: the re-measure threshold.
+  double max_spread = 0;
+  // How many of the widest entries to list.
+  int widest = 10;
+};
+// lut show FILE: checks the file as the master would (InvalidArgument naming the entry) and
+// prints its summary (entries, spread, the load it was measured under) and its widest entries.
+// Runs locally.
+int RunLutShow(CommandContext& ctx, const LutShowOptions& options);
+
 struct ImportOptions {
   std::string onnx_file;
   // The NetworkDef JSON to write; the weights checkpoint too when weights_file is not "".

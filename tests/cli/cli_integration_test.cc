@@ -869,6 +869,48 @@ TEST_F(CliTest, ExplainShowsTheChannelGroupsOfAJsonNetwork) {
   EXPECT_THAT(zoo.out, HasSubstr("block 13: model.13.3, width 1024"));
 }
 
+// lut show checks a LUT file as the master would and says how far to trust it: its spread and
+// the load it was measured under, the widest entries first.
+TEST_F(CliTest, LutShowSummarisesAndChecksALut) {
+  const std::string shape =
+      R"("op": "conv2d", "in_channels": IN, "out_channels": 8, "kernel_h": 3, "kernel_w": 3,
+         "stride_h": 1, "stride_w": 1, "groups": 1, "input_h": 8, "input_w": 8, "batch": 1, "bias": true)";
+  auto entry = [&](int in, const std::string& rest) {
+    std::string s = shape;
+    s.replace(s.find("IN"), 2, std::to_string(in));
+    return absl::StrCat(R"({"shape": {)", s, "}, ", rest, "}");
+  };
+  const std::string lut = dir_ + "/lut.json";
+  WriteAll(lut, absl::StrCat(
+      R"({"device": {"device_name": "test cpu", "power_mode": "MAXN"}, "entries": [)",
+      entry(4, R"("latency_ms": 1.0, "p10_ms": 0.98, "p90_ms": 1.05, "samples": 20,
+                  "conditions": {"load_avg_1m": 0.2, "runnable_tasks": 1, "cpus_online": 2,
+                                 "cpus_allowed": 1})"), ", ",
+      entry(8, R"("latency_ms": 2.0, "p10_ms": 1.0, "p90_ms": 3.0, "samples": 20,
+                  "conditions": {"load_avg_1m": 3.5, "runnable_tasks": 4, "cpus_online": 2,
+                                 "cpus_allowed": 1, "involuntary_switches": 17})"), ", ",
+      entry(16, R"("latency_ms": 0.5)"), "]}"));
+  const CliResult r = Run({"lut", "show", lut}, /*with_master=*/false);
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_THAT(r.out, HasSubstr("3 entries, 2 with statistics; spread p90/p10 median 2.04, "
+                               "widest 3.00, 1 above 1.25; measured at load avg <= 3.50"));
+  EXPECT_THAT(r.out, HasSubstr("agent on 1 of 2 CPUs, 1 of 2 entries preempted; device "
+                               "'test cpu', power mode 'MAXN'"));
+  EXPECT_THAT(r.out, HasSubstr("widest entries (p90/p10 above 1.25):\n  3.00  conv2d 8->8 k3x3"));
+  EXPECT_THAT(r.out, HasSubstr("2.0000 ms (p10 1.0000, p90 3.0000, 20 runs, load avg 3.50, "
+                               "preempted 17 times)"));
+  EXPECT_THAT(r.out, Not(HasSubstr("conv2d 4->8")));  // tight: not listed
+
+  const std::string bad = dir_ + "/bad.json";
+  WriteAll(bad, absl::StrCat(R"({"entries": [)", entry(4, R"("latency_ms": 1.0)"), ", ",
+                             entry(4, R"("latency_ms": 1.5)"), "]}"));
+  const CliResult refused = Run({"lut", "show", bad}, false);
+  EXPECT_EQ(refused.exit_code, 1) << Show(refused);
+  EXPECT_THAT(refused.err, HasSubstr("entries[1] (conv2d 4->8 k3x3 s1x1 p0x0 g1 in8x8 b1 "
+                                     "float32): the shape is already entries[0] with a "
+                                     "different latency"));
+}
+
 // A bad graph is refused before anything is sent, naming the layer, by explain and submit.
 TEST_F(CliTest, ABadGraphIsRefusedNamingTheLayer) {
   std::string json = kResidualJson;
