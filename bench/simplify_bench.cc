@@ -5,6 +5,7 @@
 //   simplify_bench --json               one JSON object: {"rows": [...]}
 //   simplify_bench --lut=FILE           the same workload on a LUT file (JSON or binary)
 //   simplify_bench --write_lut=FILE     also write the synthetic LUT (JSON) for other tools
+//   simplify_bench --fit_cache=DIR      persist rbf-cubic fits: a second run loads them
 //   simplify_bench --networks=alexnet   a subset
 //   simplify_bench --networks=resnet50,mobilenet_v2 --interpolations=bilinear
 //                                       graph networks: blocks are channel groups
@@ -38,6 +39,12 @@ ABSL_FLAG(std::string, interpolations, "bilinear,rbf-cubic", "interpolations of 
 ABSL_FLAG(std::string, strategies, "linear,binary,exact",
           "strategies to run (same_as_linear needs linear first)");
 ABSL_FLAG(double, min_seconds, 0.2, "repeat each row until this much time has passed");
+ABSL_FLAG(std::string, fit_cache, "",
+          "keep rbf-cubic fits in this directory (LutFitCache): a second run on the same LUT "
+          "loads them instead of solving; empty: fit every run");
+ABSL_FLAG(std::string, dense_solver, "",
+          "the rbf-cubic fit's solver: dsysv, dgesv (LAPACK) or eigen-lu; empty: the build's "
+          "fastest");
 
 namespace netadapt {
 namespace {
@@ -72,6 +79,16 @@ template <typename T>
 T OrDie(absl::StatusOr<T> value) {
   if (!value.ok()) Fail(value.status());
   return *std::move(value);
+}
+
+absl::StatusOr<common::DenseSolver> ParseDenseSolver(absl::string_view name) {
+  for (common::DenseSolver solver :
+       {common::DenseSolver::kLapackSymmetric, common::DenseSolver::kLapackGeneral,
+        common::DenseSolver::kEigenLu}) {
+    if (name == common::DenseSolverName(solver)) return solver;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--dense_solver: unknown '", name, "' (dsysv, dgesv or eigen-lu)"));
 }
 
 // Searches every block once; fills the row's choices and counters.
@@ -116,7 +133,12 @@ void RunNetwork(const std::string& name, std::vector<Row>& rows) {
        absl::StrSplit(absl::GetFlag(FLAGS_interpolations), ',')) {
     const common::Interpolation interpolation =
         OrDie(common::ParseInterpolation(interpolation_name));
-    common::LutLatencyModel model(table, common::MissPolicy::Interpolate(interpolation));
+    common::MissPolicy policy =
+        common::MissPolicy::Interpolate(interpolation, absl::GetFlag(FLAGS_fit_cache));
+    if (const std::string solver = absl::GetFlag(FLAGS_dense_solver); !solver.empty()) {
+      policy.dense_solver = OrDie(ParseDenseSolver(solver));
+    }
+    common::LutLatencyModel model(table, policy);
     const double full = OrDie(common::NetworkResource(net, context, model));
     std::vector<double> deltas;
     for (absl::string_view text : absl::StrSplit(absl::GetFlag(FLAGS_deltas), ',')) {
@@ -135,7 +157,10 @@ void RunNetwork(const std::string& name, std::vector<Row>& rows) {
     }
     const common::LutLatencyModel::FitStats fit = model.fit_stats();
     std::cerr << name << " " << interpolation_name << ": " << fit.families
-              << " families fitted in " << absl::StrFormat("%.2f", fit.seconds) << " s\n";
+              << " families fitted in " << absl::StrFormat("%.2f", fit.seconds) << " s ("
+              << fit.loaded << " loaded from --fit_cache, " << fit.fallbacks
+              << " fell back to bilinear; solver "
+              << common::DenseSolverName(policy.dense_solver) << ")\n";
     const double fit_seconds = fit.seconds;
 
     for (double delta : deltas) {

@@ -39,6 +39,34 @@ netadapt_require(ZLIB_FOUND "zlib1g-dev" "zlib (reads .gz datasets)")
 find_package(OpenSSL QUIET COMPONENTS Crypto)
 netadapt_require(OpenSSL_FOUND "libssl-dev" "OpenSSL libcrypto (sha256 of checkpoints and artifacts)")
 
+# LAPACK for the rbf-cubic fit's dense solve (common/dense_solve.cc, library
+# netadapt_dense_solve): OpenBLAS (threaded) with LAPACKE. Optional: without it the solve falls
+# back to Eigen (about 2.5x slower on AlexNet's linear family, docs/BENCHMARKS.md). The agent-only
+# build never fits a surface and never looks for it (the Jetson image stays free of it).
+macro(netadapt_prefer found_var package what)
+  if(NOT ${found_var})
+    message(STATUS
+      "netadapt: ${what} not found: falling back to ${ARGN}. Install the Debian package(s) "
+      "'${package}' (scripts/install-deps.sh does) for the fast path.")
+  endif()
+endmacro()
+option(NETADAPT_LAPACK "Solve the rbf-cubic fit with LAPACK (OpenBLAS) when found" ON)
+set(NETADAPT_HAVE_LAPACK OFF)
+if(NETADAPT_LAPACK AND NOT NETADAPT_AGENT_ONLY)
+  set(BLA_VENDOR OpenBLAS)
+  find_package(LAPACK QUIET)
+  find_path(NETADAPT_LAPACKE_INCLUDE_DIR lapacke.h)
+  find_library(NETADAPT_LAPACKE_LIBRARY lapacke)
+  if(LAPACK_FOUND AND NETADAPT_LAPACKE_INCLUDE_DIR AND NETADAPT_LAPACKE_LIBRARY)
+    set(NETADAPT_HAVE_LAPACK ON)
+    list(REMOVE_DUPLICATES LAPACK_LIBRARIES)  # OpenBLAS is the BLAS and the LAPACK
+    message(STATUS "netadapt: rbf-cubic fits solve with LAPACK: ${LAPACK_LIBRARIES} "
+                   "${NETADAPT_LAPACKE_LIBRARY}")
+  endif()
+  netadapt_prefer(NETADAPT_HAVE_LAPACK "libopenblas-dev liblapacke-dev"
+                  "OpenBLAS with LAPACKE" "Eigen for the rbf-cubic fit")
+endif()
+
 # LibTorch: only common/torch/ and the torch tests/benchmarks link it (STYLE.md section 10).
 find_package(Torch CONFIG QUIET)
 netadapt_require(Torch_FOUND "libtorch-dev" "LibTorch")

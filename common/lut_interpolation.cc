@@ -1,12 +1,12 @@
 #include "common/lut_interpolation.h"
 
-#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace netadapt::common {
 namespace {
@@ -230,45 +230,33 @@ class BilinearInterpolator final : public ChannelInterpolator {
 
 // scipy's Rbf(x, y, d, function='cubic'): f(p) = sum_j w_j |p - p_j|^3 with A w = d,
 // A_ij = |p_i - p_j|^3.
+double Phi(double din, double dout) {
+  const double r = std::sqrt(din * din + dout * dout);
+  return r * r * r;
+}
+
 class RbfCubicInterpolator final : public ChannelInterpolator {
  public:
-  static absl::StatusOr<std::unique_ptr<ChannelInterpolator>> Fit(
-      const std::vector<ChannelPoint>& points) {
-    auto self = std::unique_ptr<RbfCubicInterpolator>(new RbfCubicInterpolator());
-    const Eigen::Index n = static_cast<Eigen::Index>(points.size());
-    self->in_.resize(n);
-    self->out_.resize(n);
-    Eigen::VectorXd d(n);
-    for (Eigen::Index i = 0; i < n; ++i) {
-      self->in_[i] = points[i].in_channels;
-      self->out_[i] = points[i].out_channels;
-      d[i] = points[i].latency_ms;
+  // `fit` checked by RbfCubicSurface.
+  explicit RbfCubicInterpolator(const RbfCubicFit& fit) {
+    if (fit.weights.empty()) {
+      constant_ = fit.points[0].latency_ms;
+      return;
     }
-    if (n == 1) {  // A = [0]: scipy fails; a constant is the only sensible surface.
-      self->constant_ = d[0];
-      return std::unique_ptr<ChannelInterpolator>(std::move(self));
+    in_.reserve(fit.points.size());
+    out_.reserve(fit.points.size());
+    for (const ChannelPoint& p : fit.points) {
+      in_.push_back(p.in_channels);
+      out_.push_back(p.out_channels);
     }
-    Eigen::MatrixXd a(n, n);
-    for (Eigen::Index j = 0; j < n; ++j) {
-      for (Eigen::Index i = 0; i < n; ++i) {
-        a(i, j) = Phi(self->in_[i] - self->in_[j], self->out_[i] - self->out_[j]);
-      }
-    }
-    Eigen::PartialPivLU<Eigen::MatrixXd> lu(a);
-    self->weights_ = lu.solve(d);
-    const double residual = (a * self->weights_ - d).norm();
-    if (!self->weights_.allFinite() || !(residual <= 1e-6 * (1 + d.norm()))) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "rbf-cubic fit over ", n, " points is singular (residual ", residual, ")"));
-    }
-    return std::unique_ptr<ChannelInterpolator>(std::move(self));
+    weights_ = fit.weights;
   }
 
   double Estimate(double in, double out) const override {
     if (constant_) return *constant_;
     double sum = 0;
-    const Eigen::Index n = weights_.size();
-    for (Eigen::Index j = 0; j < n; ++j) sum += weights_[j] * Phi(in - in_[j], out - out_[j]);
+    const size_t n = weights_.size();
+    for (size_t j = 0; j < n; ++j) sum += weights_[j] * Phi(in - in_[j], out - out_[j]);
     return sum;
   }
 
@@ -281,17 +269,32 @@ class RbfCubicInterpolator final : public ChannelInterpolator {
   }
 
  private:
-  RbfCubicInterpolator() = default;
-  static double Phi(double din, double dout) {
-    const double r = std::sqrt(din * din + dout * dout);
-    return r * r * r;
-  }
-
   std::optional<double> constant_;
-  Eigen::VectorXd in_;
-  Eigen::VectorXd out_;
-  Eigen::VectorXd weights_;
+  std::vector<double> in_;
+  std::vector<double> out_;
+  std::vector<double> weights_;
 };
+
+// |A w - d| for A_ij = Phi(p_i - p_j), without A (the solve overwrote it): each kernel value
+// once, for both of its symmetric entries.
+double Residual(const std::vector<ChannelPoint>& points, const std::vector<double>& w) {
+  const size_t n = points.size();
+  std::vector<double> r(n);
+  for (size_t i = 0; i < n; ++i) r[i] = -points[i].latency_ms;
+  for (size_t j = 0; j < n; ++j) {
+    const double in = points[j].in_channels, out = points[j].out_channels;
+    double rj = 0;
+    for (size_t i = j + 1; i < n; ++i) {
+      const double a = Phi(points[i].in_channels - in, points[i].out_channels - out);
+      r[i] += a * w[j];
+      rj += a * w[i];
+    }
+    r[j] += rj;
+  }
+  double sum = 0;
+  for (double x : r) sum += x * x;
+  return std::sqrt(sum);
+}
 
 }  // namespace
 
@@ -312,7 +315,90 @@ absl::StatusOr<std::unique_ptr<ChannelInterpolator>> FitInterpolator(
     return absl::NotFoundError("cannot interpolate: the LUT has no entry of this layer family");
   }
   if (method == Interpolation::kBilinear) return BilinearInterpolator::Fit(points);
-  return RbfCubicInterpolator::Fit(points);
+  NETADAPT_ASSIGN_OR_RETURN(RbfCubicFit fit, FitRbfCubic(points));
+  return RbfCubicSurface(std::move(fit));
+}
+
+std::vector<ChannelPoint> RbfCubicPoints(const std::vector<ChannelPoint>& points, int* merged) {
+  std::vector<ChannelPoint> sorted = points;
+  std::sort(sorted.begin(), sorted.end(), [](const ChannelPoint& a, const ChannelPoint& b) {
+    return std::tie(a.in_channels, a.out_channels, a.latency_ms) <
+           std::tie(b.in_channels, b.out_channels, b.latency_ms);
+  });
+  std::vector<ChannelPoint> unique;
+  unique.reserve(sorted.size());
+  for (size_t first = 0; first < sorted.size();) {
+    size_t end = first + 1;
+    double sum = sorted[first].latency_ms;
+    while (end < sorted.size() && sorted[end].in_channels == sorted[first].in_channels &&
+           sorted[end].out_channels == sorted[first].out_channels) {
+      sum += sorted[end++].latency_ms;
+    }
+    unique.push_back({sorted[first].in_channels, sorted[first].out_channels,
+                      end - first == 1 ? sorted[first].latency_ms : sum / (end - first)});
+    first = end;
+  }
+  if (merged != nullptr) *merged = static_cast<int>(points.size() - unique.size());
+  return unique;
+}
+
+absl::StatusOr<RbfCubicFit> FitRbfCubic(const std::vector<ChannelPoint>& points,
+                                        DenseSolver solver) {
+  if (points.empty()) {
+    return absl::NotFoundError("cannot interpolate: the LUT has no entry of this layer family");
+  }
+  for (const ChannelPoint& p : points) {
+    if (!std::isfinite(p.latency_ms)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("rbf-cubic fit: the latency at in_channels=", p.in_channels,
+                       " out_channels=", p.out_channels, " is not finite"));
+    }
+  }
+  RbfCubicFit fit;
+  fit.points = RbfCubicPoints(points, &fit.merged_duplicates);
+  const int64_t n = static_cast<int64_t>(fit.points.size());
+  if (n == 1) return fit;  // A = [0]: scipy fails; a constant is the only sensible surface.
+  // The lower triangle, column-major: what dsysv reads (the other solvers mirror it).
+  std::vector<double> a(n * n);
+  for (int64_t j = 0; j < n; ++j) {
+    const ChannelPoint& pj = fit.points[j];
+    for (int64_t i = j; i < n; ++i) {
+      const ChannelPoint& pi = fit.points[i];
+      a[j * n + i] = Phi(pi.in_channels - pj.in_channels, pi.out_channels - pj.out_channels);
+    }
+  }
+  fit.weights.resize(n);
+  double norm = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    fit.weights[i] = fit.points[i].latency_ms;
+    norm += fit.weights[i] * fit.weights[i];
+  }
+  norm = std::sqrt(norm);
+  if (absl::Status solved = SolveSymmetricInPlace(solver, n, a, fit.weights); !solved.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("rbf-cubic fit over ", n, " points: ", solved.message()));
+  }
+  a = std::vector<double>();  // 8 n^2 bytes: free before the O(n^2) residual
+  const double residual = Residual(fit.points, fit.weights);
+  if (!(residual <= 1e-6 * (1 + norm))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "rbf-cubic fit over ", n, " points is singular (", DenseSolverName(solver),
+        ": residual ", residual, ")"));
+  }
+  return fit;
+}
+
+absl::StatusOr<std::unique_ptr<ChannelInterpolator>> RbfCubicSurface(RbfCubicFit fit) {
+  if (fit.points.empty() ||
+      (fit.weights.empty() ? fit.points.size() != 1 : fit.weights.size() != fit.points.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("rbf-cubic fit: ", fit.weights.size(),
+                                                   " weights for ", fit.points.size(),
+                                                   " points"));
+  }
+  for (double w : fit.weights) {
+    if (!std::isfinite(w)) return absl::InvalidArgumentError("rbf-cubic fit: non-finite weight");
+  }
+  return std::unique_ptr<ChannelInterpolator>(new RbfCubicInterpolator(fit));
 }
 
 }  // namespace netadapt::common

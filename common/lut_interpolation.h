@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/dense_solve.h"
 #include "common/latency_table.h"
 
 namespace netadapt::common {
@@ -41,10 +42,38 @@ class ChannelInterpolator {
 //    constant. Depthwise families (in = out) interpolate along their channel count.
 //  - kRbfCubic reproduces scipy.interpolate.Rbf(in, out, latency, function='cubic'):
 //    phi(r) = r^3, Euclidean distance in channel units, no polynomial term, smooth = 0, a dense
-//    LU solve. O(n^3) time and O(n^2) memory in the family's n points (9216 points, 680 MB,
-//    for AlexNet's 9216 -> 4096 layer on the original's grid). FailedPrecondition when the
-//    system is singular.
+//    symmetric solve (FitRbfCubic with DefaultDenseSolver()). O(n^3) time and O(n^2) memory in
+//    the family's n points (9280 points, 690 MB, for AlexNet's linear family on the
+//    original's grid). Duplicate (in, out) points, where scipy's system is singular, are
+//    merged first (RbfCubicPoints). FailedPrecondition when the system is singular all the
+//    same (LutLatencyModel then falls back to bilinear for the family).
 absl::StatusOr<std::unique_ptr<ChannelInterpolator>> FitInterpolator(
     Interpolation method, const std::vector<ChannelPoint>& points);
+
+// rbf-cubic's fitted state, what LutFitCache persists: the surface is
+// f(p) = sum_j weights[j] * |p - points[j]|^3.
+struct RbfCubicFit {
+  std::vector<ChannelPoint> points;  // RbfCubicPoints of the family's points
+  std::vector<double> weights;       // one per point; empty for a single point (a constant)
+  int merged_duplicates = 0;         // points RbfCubicPoints merged away
+};
+
+// The points an rbf-cubic fit works on: sorted by (in, out), so that the fit does not depend
+// on the table's insertion order, and points with equal (in, out) merged into one with their
+// mean latency (scipy's matrix would have two equal rows: singular). `merged`, when given,
+// gets the number of points merged away.
+std::vector<ChannelPoint> RbfCubicPoints(const std::vector<ChannelPoint>& points,
+                                         int* merged = nullptr);
+
+// Solves the rbf-cubic system of `points` (at least one) with `solver`. FailedPrecondition
+// naming the cause when it is singular or ill-posed (a zero pivot, non-finite weights, or a
+// residual above 1e-6 (1 + |d|)); FailedPrecondition also for a LAPACK solver in a build
+// without LAPACK; NotFound for no points.
+absl::StatusOr<RbfCubicFit> FitRbfCubic(const std::vector<ChannelPoint>& points,
+                                        DenseSolver solver = DefaultDenseSolver());
+
+// The surface of a fit, without solving anything. InvalidArgument when the weights do not
+// match the points (one per point, finite; none for a single point).
+absl::StatusOr<std::unique_ptr<ChannelInterpolator>> RbfCubicSurface(RbfCubicFit fit);
 
 }  // namespace netadapt::common

@@ -4,10 +4,68 @@
 #include <chrono>
 #include <cmath>
 
+#include <spdlog/spdlog.h>
+
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/lut_fit_cache.h"
 #include "common/status_macros.h"
 
 namespace netadapt::common {
+
+namespace {
+
+struct FitOutcome {
+  bool loaded = false;
+  bool fell_back = false;
+};
+
+// The family's surface under `policy`: rbf-cubic from the fit cache when it holds a valid fit,
+// else solved (and stored), else, when the system is singular, bilinear.
+absl::StatusOr<std::unique_ptr<ChannelInterpolator>> FitFamily(
+    const MissPolicy& policy, const LayerFamily& family, const std::vector<ChannelPoint>& points,
+    FitOutcome& outcome) {
+  if (policy.interpolation != Interpolation::kRbfCubic || points.empty()) {
+    return FitInterpolator(policy.interpolation, points);
+  }
+  std::optional<LutFitCache> cache;
+  if (!policy.fit_cache_dir.empty()) cache.emplace(policy.fit_cache_dir);
+  if (cache && points.size() > 1) {
+    absl::StatusOr<RbfCubicFit> stored = cache->Load(points);
+    absl::StatusOr<std::unique_ptr<ChannelInterpolator>> surface =
+        stored.ok() ? RbfCubicSurface(*std::move(stored)) : stored.status();
+    if (surface.ok()) {
+      outcome.loaded = true;
+      return surface;
+    }
+    if (!absl::IsNotFound(surface.status())) {
+      Logger("lut")->warn("{} family: ignoring its stored rbf-cubic fit ({}); fitting again",
+                          family.representative.DebugString(), surface.status().ToString());
+    }
+  }
+  absl::StatusOr<RbfCubicFit> fit = FitRbfCubic(points, policy.dense_solver);
+  if (fit.ok()) {
+    if (fit->merged_duplicates > 0) {
+      Logger("lut")->warn("{} family: {} duplicate (in, out) points merged (mean latency) "
+                          "before the rbf-cubic fit",
+                          family.representative.DebugString(), fit->merged_duplicates);
+    }
+    if (cache) {
+      if (absl::Status stored = cache->Store(*fit); !stored.ok()) {
+        Logger("lut")->warn("{} family: the rbf-cubic fit is not persisted: {}",
+                            family.representative.DebugString(), stored.ToString());
+      }
+    }
+    return RbfCubicSurface(*std::move(fit));
+  }
+  if (!absl::IsFailedPrecondition(fit.status())) return fit.status();
+  Logger("lut")->warn("{} family: {}; interpolating this family bilinearly instead",
+                      family.representative.DebugString(), std::string(fit.status().message()));
+  outcome.fell_back = true;
+  return FitInterpolator(Interpolation::kBilinear, RbfCubicPoints(points));
+}
+
+}  // namespace
 
 LutLatencyModel::LutLatencyModel(LatencyTable table, MissPolicy policy)
     : policy_(policy), table_(std::move(table)) {
@@ -27,8 +85,9 @@ absl::StatusOr<std::shared_ptr<const ChannelInterpolator>> LutLatencyModel::Inte
   // once; the first result is kept, both are identical.
   // Wall time for the statistics only; nothing depends on it.
   const auto start = std::chrono::steady_clock::now();
+  FitOutcome outcome;
   absl::StatusOr<std::unique_ptr<ChannelInterpolator>> fitted =
-      FitInterpolator(policy_.interpolation, points);
+      FitFamily(policy_, family, points, outcome);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!fitted.ok()) {
@@ -41,6 +100,8 @@ absl::StatusOr<std::shared_ptr<const ChannelInterpolator>> LutLatencyModel::Inte
   if (inserted) {
     ++fit_stats_.families;
     fit_stats_.seconds += seconds;
+    fit_stats_.loaded += outcome.loaded;
+    fit_stats_.fallbacks += outcome.fell_back;
   }
   return it->second;
 }

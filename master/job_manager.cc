@@ -433,7 +433,9 @@ absl::StatusOr<std::unique_ptr<JobManager::Running>> JobManager::Prepare(const v
     } else if (spec.lut_mode() == v1::LUT_MODE_INTERPOLATE) {
       NETADAPT_ASSIGN_OR_RETURN(common::Interpolation interpolation,
                                 common::ParseInterpolation(spec.interpolation()));
-      running->own_oracle = LatencyOracle::Interpolating(std::move(table), interpolation);
+      // rbf-cubic fits persist beside the LUTs: later jobs on the same table load them.
+      running->own_oracle = LatencyOracle::Interpolating(std::move(table), interpolation,
+                                                         artifacts_.directory() + "/lut-fits");
     } else {
       running->own_oracle = LatencyOracle::Measuring(std::move(table), measurer_);
     }

@@ -16,10 +16,11 @@ std::unique_ptr<LatencyOracle> LatencyOracle::Measuring(common::LatencyTable tab
 }
 
 std::unique_ptr<LatencyOracle> LatencyOracle::Interpolating(common::LatencyTable table,
-                                                            common::Interpolation interpolation) {
+                                                            common::Interpolation interpolation,
+                                                            std::string fit_cache_dir) {
   auto oracle = std::unique_ptr<LatencyOracle>(new LatencyOracle());
   oracle->interpolated_ = std::make_unique<common::LutLatencyModel>(
-      std::move(table), common::MissPolicy::Interpolate(interpolation));
+      std::move(table), common::MissPolicy::Interpolate(interpolation, std::move(fit_cache_dir)));
   return oracle;
 }
 

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -23,9 +24,11 @@ class LatencyOracle {
   // Measure mode. `measurer` (not owned) must outlive the oracle.
   static std::unique_ptr<LatencyOracle> Measuring(common::LatencyTable table,
                                                   common::LatencyMeasurer* measurer);
-  // Interpolate mode: misses come from `interpolation` over the table's entries.
+  // Interpolate mode: misses come from `interpolation` over the table's entries. rbf-cubic
+  // fits persist in `fit_cache_dir` when not empty (common::LutFitCache).
   static std::unique_ptr<LatencyOracle> Interpolating(common::LatencyTable table,
-                                                      common::Interpolation interpolation);
+                                                      common::Interpolation interpolation,
+                                                      std::string fit_cache_dir = "");
 
   // One latency (ms) per shape, in order. Errors: the measurer's (Unavailable or
   // DeadlineExceeded while the profiler is down or hung; no retry here, see ProfilerWait);

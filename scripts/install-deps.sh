@@ -11,6 +11,9 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # base libraries
   libabsl-dev libspdlog-dev libeigen3-dev zlib1g-dev libssl-dev nlohmann-json3-dev libcli11-dev
+  # the rbf-cubic fit's dense solve: LAPACK through OpenBLAS (threaded) and LAPACKE (the build
+  # falls back to Eigen without them, 2.5x slower)
+  libopenblas-dev liblapacke-dev
   # compute engine (CPU build; the worker image brings a CUDA LibTorch)
   libtorch-dev
   # ONNX export: onnx.proto compiled (libonnx_proto)

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <random>
 
 #include "tests/testing/status_matchers.h"
@@ -28,20 +30,118 @@ std::vector<ChannelPoint> GoldenGrid() {
 // Reference values printed by Debian's python3-scipy 1.10.1 for
 //   Rbf(in, out, latency, function='cubic')(q_in, q_out)
 // over GoldenGrid(); docs/rbf_golden.py prints them.
-TEST(RbfCubicTest, ReproducesScipyRbfCubic) {
-  NETADAPT_ASSERT_OK_AND_ASSIGN(auto rbf, FitInterpolator(Interpolation::kRbfCubic, GoldenGrid()));
-  struct Golden {
-    double in, out, expected;
-  };
-  const Golden goldens[] = {
-      {8, 16, 0.03079999999999994},   {16, 16, 0.044955902766380285},
-      {30, 50, 0.1649811397983475},   {56, 80, 0.46199999999999997},
-      {60, 90, 0.5215625146768038},   {1, 1, -0.13454844721564574},
-      {33, 17, 0.07050975155183642},
-  };
-  for (const Golden& g : goldens) {
-    EXPECT_NEAR(rbf->Estimate(g.in, g.out), g.expected, 1e-10) << g.in << "x" << g.out;
+// The dense solvers of this build: Eigen's LU always, LAPACK's where it was found.
+std::vector<DenseSolver> Solvers() {
+  std::vector<DenseSolver> solvers = {DenseSolver::kEigenLu};
+  if (HaveLapack()) {
+    solvers.push_back(DenseSolver::kLapackGeneral);
+    solvers.push_back(DenseSolver::kLapackSymmetric);
   }
+  return solvers;
+}
+
+TEST(RbfCubicTest, ReproducesScipyRbfCubic) {
+  for (DenseSolver solver : Solvers()) {
+    SCOPED_TRACE(DenseSolverName(solver));
+    NETADAPT_ASSERT_OK_AND_ASSIGN(RbfCubicFit fit, FitRbfCubic(GoldenGrid(), solver));
+    NETADAPT_ASSERT_OK_AND_ASSIGN(auto rbf, RbfCubicSurface(std::move(fit)));
+    struct Golden {
+      double in, out, expected;
+    };
+    const Golden goldens[] = {
+        {8, 16, 0.03079999999999994},   {16, 16, 0.044955902766380285},
+        {30, 50, 0.1649811397983475},   {56, 80, 0.46199999999999997},
+        {60, 90, 0.5215625146768038},   {1, 1, -0.13454844721564574},
+        {33, 17, 0.07050975155183642},
+    };
+    for (const Golden& g : goldens) {
+      EXPECT_NEAR(rbf->Estimate(g.in, g.out), g.expected, 1e-10) << g.in << "x" << g.out;
+    }
+  }
+  // FitInterpolator: the build's default solver.
+  NETADAPT_ASSERT_OK_AND_ASSIGN(auto rbf, FitInterpolator(Interpolation::kRbfCubic, GoldenGrid()));
+  EXPECT_NEAR(rbf->Estimate(30, 50), 0.1649811397983475, 1e-10);
+}
+
+// A noisy 8 x 8 table in insertion order other than sorted.
+std::vector<ChannelPoint> NoisyTable() {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> noise(0.97, 1.03);
+  std::vector<ChannelPoint> points;
+  for (int in = 64; in >= 8; in -= 8) {
+    for (int out = 16; out <= 128; out += 16) {
+      points.push_back({in, out, (0.01 + 2e-5 * in * out) * noise(rng)});
+    }
+  }
+  return points;
+}
+
+TEST(RbfCubicTest, LapackWeightsEqualTheEigenLuWeights) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(RbfCubicFit reference,
+                                FitRbfCubic(NoisyTable(), DenseSolver::kEigenLu));
+  ASSERT_EQ(reference.weights.size(), 64u);
+  double largest = 0;
+  for (double w : reference.weights) largest = std::max(largest, std::abs(w));
+  NETADAPT_ASSERT_OK_AND_ASSIGN(auto eigen, RbfCubicSurface(reference));
+  for (DenseSolver solver : Solvers()) {
+    SCOPED_TRACE(DenseSolverName(solver));
+    NETADAPT_ASSERT_OK_AND_ASSIGN(RbfCubicFit fit, FitRbfCubic(NoisyTable(), solver));
+    ASSERT_EQ(fit.weights.size(), reference.weights.size());
+    for (size_t i = 0; i < fit.weights.size(); ++i) {
+      EXPECT_NEAR(fit.weights[i], reference.weights[i], 1e-9 * largest) << i;
+    }
+    NETADAPT_ASSERT_OK_AND_ASSIGN(auto surface, RbfCubicSurface(std::move(fit)));
+    for (double in : {4.0, 12.0, 30.0, 64.0, 70.0}) {
+      for (double out : {16.0, 40.0, 100.0, 140.0}) {
+        EXPECT_NEAR(surface->Estimate(in, out), eigen->Estimate(in, out), 1e-10)
+            << in << "x" << out;
+      }
+    }
+  }
+  if (!HaveLapack()) {
+    EXPECT_THAT(FitRbfCubic(NoisyTable(), DenseSolver::kLapackSymmetric),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
+  }
+}
+
+TEST(RbfCubicTest, DuplicatePointsAreMergedInsteadOfASingularSystem) {
+  // scipy's system has two equal rows here (LinAlgError: singular matrix). The duplicate is
+  // merged: with the same latency the surface is the golden one, with another latency the
+  // point takes the mean, and either way every estimate is finite.
+  std::vector<ChannelPoint> same = GoldenGrid();
+  same.push_back(same[4]);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(RbfCubicFit fit, FitRbfCubic(same));
+  EXPECT_EQ(fit.merged_duplicates, 1);
+  EXPECT_EQ(fit.points.size(), GoldenGrid().size());
+  NETADAPT_ASSERT_OK_AND_ASSIGN(auto rbf, FitInterpolator(Interpolation::kRbfCubic, same));
+  EXPECT_NEAR(rbf->Estimate(30, 50), 0.1649811397983475, 1e-10);
+
+  std::vector<ChannelPoint> other = GoldenGrid();
+  const ChannelPoint twin = {other[4].in_channels, other[4].out_channels,
+                             other[4].latency_ms + 0.02};
+  other.push_back(twin);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(auto merged, FitInterpolator(Interpolation::kRbfCubic, other));
+  EXPECT_NEAR(merged->Estimate(twin.in_channels, twin.out_channels), twin.latency_ms - 0.01,
+              1e-9);
+  for (double in : {1.0, 20.0, 60.0}) {
+    for (double out : {1.0, 50.0, 90.0}) EXPECT_TRUE(std::isfinite(merged->Estimate(in, out)));
+  }
+}
+
+TEST(RbfCubicTest, NonFiniteLatencyIsFailedPreconditionNotNaNWeights) {
+  std::vector<ChannelPoint> points = GoldenGrid();
+  points[3].latency_ms = std::nan("");
+  EXPECT_THAT(FitInterpolator(Interpolation::kRbfCubic, points),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not finite")));
+}
+
+TEST(RbfCubicTest, SurfaceRefusesWeightsThatDoNotMatch) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(RbfCubicFit fit, FitRbfCubic(GoldenGrid()));
+  RbfCubicFit short_fit = fit;
+  short_fit.weights.pop_back();
+  EXPECT_THAT(RbfCubicSurface(short_fit), StatusIs(absl::StatusCode::kInvalidArgument));
+  fit.weights[0] = std::numeric_limits<double>::infinity();
+  EXPECT_THAT(RbfCubicSurface(fit), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(RbfCubicTest, SinglePointIsConstant) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Jetson agent's build (deploy/jetson/Dockerfile: -DNETADAPT_AGENT_ONLY=ON) configures and
-# builds where ONNX, GoogleTest, nlohmann/json and CLI11 are absent, as on the L4T image:
+# builds where ONNX, GoogleTest, nlohmann/json, CLI11 and LAPACK (OpenBLAS, LAPACKE: the
+# rbf-cubic fit falls back to Eigen there) are absent, as on the L4T image:
 #
 #   check_agent_only.sh SOURCE_DIR BUILD_DIR [CMAKE_ARG...]
 #
@@ -22,7 +23,7 @@ build=$(cd "${build}" && pwd)
 hidden="${build}/hidden-include"
 mkdir -p "${hidden}"/{gtest,gmock,onnx,nlohmann,CLI}
 for header in gtest/gtest.h gmock/gmock.h onnx/onnx_pb.h onnx/onnx-ml.pb.h onnx/onnx.pb.h \
-              nlohmann/json.hpp nlohmann/json_fwd.hpp CLI/CLI.hpp; do
+              nlohmann/json.hpp nlohmann/json_fwd.hpp CLI/CLI.hpp lapacke.h; do
   printf '#error "%s is hidden: the agent-only build must not need it (tests/deploy/check_agent_only.sh)"\n' \
     "${header}" > "${hidden}/${header}"
 done
@@ -33,7 +34,7 @@ if [[ " $* " != *" -G"* ]] && command -v ninja > /dev/null; then
   generator=(-G Ninja)
 fi
 
-packages=(ONNX GTest GMock nlohmann_json CLI11 benchmark)
+packages=(ONNX GTest GMock nlohmann_json CLI11 benchmark LAPACK BLAS)
 disable=()
 for p in "${packages[@]}"; do
   disable+=("-DCMAKE_DISABLE_FIND_PACKAGE_${p}=ON")
@@ -51,9 +52,9 @@ cmake -S "${src}" -B "${build}/tree" "${generator[@]}" --no-warn-unused-cli \
 # No target of the agent-only tree may link a hidden package's library. The generator's
 # files name every library a link line uses (Ninja: build.ninja; Makefiles: link.txt).
 if grep -rIlE --include=build.ninja --include=link.txt \
-     'onnx|gtest|gmock|benchmark' "${build}/tree" > "${build}/bad-links.txt"; then
+     'onnx|gtest|gmock|benchmark|openblas|lapack' "${build}/tree" > "${build}/bad-links.txt"; then
   grep -rIohE --include=build.ninja --include=link.txt \
-    '[^ ]*(onnx|gtest|gmock|benchmark)[^ ]*' "${build}/tree" | sort -u | head -20
+    '[^ ]*(onnx|gtest|gmock|benchmark|openblas|lapack)[^ ]*' "${build}/tree" | sort -u | head -20
   echo "check_agent_only: FAILED: the agent-only tree links a hidden package's library"
   exit 1
 fi

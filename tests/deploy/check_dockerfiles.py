@@ -19,8 +19,9 @@ deploy/jetson/Dockerfile), stage by stage (a stage FROM an earlier one inherits 
   - every runtime image (a stage with an ENTRYPOINT; not the Jetson one) runs as a non-root
     USER, has a HEALTHCHECK and installs no -dev package;
   - deploy/Dockerfile has the runtime targets master, worker-cpu and profiler-cpu, and its
-    build stage installs every package cmake/NetadaptDependencies.cmake requires (but those
-    only the tests need), each a package scripts/install-deps.sh knows.
+    build stage installs every package cmake/NetadaptDependencies.cmake requires or prefers
+    (netadapt_prefer: LAPACK) but those only the tests need, each a package
+    scripts/install-deps.sh knows.
 Compose files (docker-compose.yml, its overrides docker-compose.override.yml and
 docker-compose.cpu.yml, deploy/worker-host/docker-compose.yml), read as text:
   - every --flag in a service's command is a flag of the image's entrypoint binary (an
@@ -315,7 +316,8 @@ def check_debian_packages(path):
     text = read(path)
     required = set()
     deps_cmake = read("cmake/NetadaptDependencies.cmake").split("if(NETADAPT_BUILD_TESTS", 1)[0]
-    for packages in re.findall(r'netadapt_require\(\s*\S+\s+"([^"]+)"', deps_cmake):
+    # netadapt_prefer: optional for a build (a slower fallback), never for the images.
+    for packages in re.findall(r'netadapt_(?:require|prefer)\(\s*\S+\s+"([^"]+)"', deps_cmake):
         required.update(packages.split())
     deps = read("scripts/install-deps.sh")
     listed = deps.split("packages=(", 1)[1].split("\n)", 1)[0]
