@@ -98,6 +98,20 @@ void LatencyTable::Insert(const LayerShape& shape, const LatencyStats& stats) {
   }
 }
 
+bool LatencyTable::Erase(const LayerShape& shape) {
+  if (entries_.erase(shape) == 0) return false;
+  const LayerFamily family = LayerFamily::Of(shape);
+  std::vector<ChannelPoint>& points = families_[family];
+  points.erase(std::remove_if(points.begin(), points.end(),
+                              [&](const ChannelPoint& p) {
+                                return p.in_channels == shape.in_channels &&
+                                       p.out_channels == shape.out_channels;
+                              }),
+               points.end());
+  if (points.empty()) families_.erase(family);
+  return true;
+}
+
 std::optional<double> LatencyTable::Find(const LayerShape& shape) const {
   auto it = entries_.find(shape);
   if (it == entries_.end()) return std::nullopt;

@@ -33,6 +33,8 @@ class LatencyTable {
   // Adds or replaces the latency of `shape`: a bare number (no statistics), or a measurement.
   void Insert(const LayerShape& shape, double latency_ms);
   void Insert(const LayerShape& shape, const LatencyStats& stats);
+  // Removes `shape`'s entry; false when there was none.
+  bool Erase(const LayerShape& shape);
   // The latency (the median) of `shape`; nullopt when absent.
   std::optional<double> Find(const LayerShape& shape) const;
   // Everything known of `shape`'s measurement; nullptr when absent. Valid until the next

@@ -64,8 +64,23 @@ absl::StatusOr<DatasetShape> ShapeOf(const common::DatasetSpec& spec) {
   return absl::InternalError("unknown dataset kind");
 }
 
+// Drops the entries of `table` whose spread (p90/p10) exceeds the re-measure threshold: a
+// saved LUT may hold entries measured while other work shared the device (before
+// re-measuring existed, or where every round was noisy). Dropped, they are measured again when
+// a job needs them, with re-measuring; bare numbers (no statistics) are kept. Returns how many.
+int DropWideEntries(common::LatencyTable& table) {
+  std::vector<common::LayerShape> wide;
+  table.ForEach([&](const common::LayerShape& shape, const common::LatencyStats& stats) {
+    const std::optional<double> spread = stats.Spread();
+    if (spread && *spread > common::RemeasurePolicy::kDefaultMaxSpread) wide.push_back(shape);
+  });
+  for (const common::LayerShape& shape : wide) table.Erase(shape);
+  return static_cast<int>(wide.size());
+}
+
 // The shared LUT an earlier master saved at `path`, if it was measured where the profiler
-// agent measures now; otherwise an empty table of `device`.
+// agent measures now (its wide entries dropped, see DropWideEntries); otherwise an empty table
+// of `device`.
 common::LatencyTable LoadSharedLut(const std::string& path,
                                    const std::optional<v1::DeviceFingerprint>& device) {
   const auto log = common::Logger("master");
@@ -76,6 +91,10 @@ common::LatencyTable LoadSharedLut(const std::string& path,
     // Not fatal: the entries are measured again (and the file rewritten).
     log->warn("ignoring the saved LUT: {}", loaded.status().ToString());
     return empty;
+  }
+  if (const int dropped = DropWideEntries(*loaded); dropped > 0) {
+    log->info("the saved LUT {}: {} entries with p90/p10 above {:.2f} dropped; measured again "
+              "when a job needs them", path, dropped, common::RemeasurePolicy::kDefaultMaxSpread);
   }
   if (!device) {
     log->warn("using the saved LUT {} unchecked: the profiler agent did not describe its device "
@@ -427,6 +446,12 @@ absl::StatusOr<std::unique_ptr<JobManager::Running>> JobManager::Prepare(const v
           common::ParseLatencyTable(bytes, "spec.lut_digest");
       if (!parsed.ok()) return parsed.status();
       table = *std::move(parsed);
+      // What the job's latencies rest on: a table measured on a busy device shows here.
+      common::Logger("master")->info(
+          "[job={}] LUT {}: {}", job.name(), spec.lut_digest().substr(0, 12),
+          common::FormatLatencyTableSummary(
+              common::SummarizeLatencyTable(table, common::RemeasurePolicy::kDefaultMaxSpread),
+              table.device()));
     }
     if (running->oracle != nullptr) {
       // the shared table

@@ -140,6 +140,22 @@ TEST(LatencyTableTest, InsertFindAndReplace) {
 }
 
 // Shapes that differ only in channels share a family; their points come in insertion order.
+TEST(LatencyTableTest, EraseRemovesTheEntryAndItsFamilyPoint) {
+  LatencyTable table = MakeTable(Entries());
+  const size_t before = table.size();
+  const LayerFamily family = LayerFamily::Of(Conv(16, 32));
+  ASSERT_EQ(table.FamilyPoints(family).size(), 2u);  // Conv(16, 32) and Conv(32, 64)
+  EXPECT_TRUE(table.Erase(Conv(16, 32)));
+  EXPECT_FALSE(table.Erase(Conv(16, 32)));
+  EXPECT_EQ(table.size(), before - 1);
+  EXPECT_EQ(table.Find(Conv(16, 32)), std::nullopt);
+  ASSERT_EQ(table.FamilyPoints(family).size(), 1u);
+  EXPECT_EQ(table.FamilyPoints(family)[0].in_channels, 32);
+  EXPECT_TRUE(table.Erase(Conv(32, 64)));
+  EXPECT_TRUE(table.FamilyPoints(family).empty());
+  EXPECT_EQ(table.ToProto().entries_size(), static_cast<int>(before) - 2);
+}
+
 TEST(LatencyTableTest, FamilyPointsGroupShapesDifferingOnlyInChannels) {
   LatencyTable table;
   table.Insert(Conv(32, 64), 0.5);

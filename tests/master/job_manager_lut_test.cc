@@ -198,5 +198,39 @@ TEST_F(JobManagerLutTest, TheSharedLutFileKeepsTheStatistics) {
   EXPECT_EQ(checked, static_cast<int>(saved.size()));
 }
 
+// A saved lut.bin's wide entries (measured while the device was shared) are dropped at start
+// and measured again when needed; tight entries and bare numbers are kept.
+TEST_F(JobManagerLutTest, TheSavedLutsWideEntriesAreDroppedAtStart) {
+  const std::string lut = directory_ + "/lut.bin";
+  common::LatencyTable saved;
+  common::LatencyStats tight;
+  tight.median_ms = tight.p10_ms = tight.p90_ms = 1.0;
+  tight.samples = 10;
+  common::LatencyStats wide = tight;
+  wide.p90_ms = 3.0;
+  saved.Insert(Conv(7, 9), tight);
+  saved.Insert(Conv(9, 7), wide);
+  saved.Insert(Conv(7, 7), 2.5);  // a bare number
+  ASSERT_THAT(common::WriteLatencyTable(saved, lut, common::LatencyTableFormat::kBinary), IsOk());
+
+  StatsMeasurer measurer;
+  manager_ = std::make_unique<JobManager>(*store_, pool_, tasks_, *artifacts_, &measurer,
+                                          JobRunnerOptions{}, lut);
+  v1::JobSpec spec = Spec();
+  spec.set_lut_mode(v1::LUT_MODE_MEASURE);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(spec, ""));
+  for (int i = 0; i < 2000; ++i) {
+    absl::StatusOr<v1::Job> job = store_->Get(created.name());
+    if (job.ok() && JobStore::IsTerminal(job->state())) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  // The measurements of the job rewrote the file from the loaded table.
+  NETADAPT_ASSERT_OK_AND_ASSIGN(common::LatencyTable rewritten, common::ReadLatencyTable(lut));
+  EXPECT_GT(rewritten.size(), 2u);
+  EXPECT_NE(rewritten.Find(Conv(7, 9)), std::nullopt);
+  EXPECT_EQ(rewritten.Find(Conv(9, 7)), std::nullopt);
+  EXPECT_NE(rewritten.Find(Conv(7, 7)), std::nullopt);
+}
+
 }  // namespace
 }  // namespace netadapt::master
