@@ -51,14 +51,22 @@ bool FakeClock::AwaitWithTimeout(absl::Mutex* mu, const absl::Condition& conditi
                                  absl::Duration timeout) {
   if (condition.Eval()) return true;
   absl::Time deadline;
+  bool jumped = false;
   {
     absl::MutexLock lock(&mu_);  // lock order: the caller's mutex, then mu_
     deadline = Now() + timeout;
     if (auto_advance_ && timeout != absl::InfiniteDuration()) {
       MoveToLocked(deadline);
-      return condition.Eval();
+      jumped = true;
+    } else {
+      ++waiters_;
     }
-    ++waiters_;
+  }
+  if (jumped) {
+    // A timed wait releases `mu` while it waits; so does this one, for a moment of real time,
+    // or a caller that polls in a loop under `mu` would starve the threads blocked on it.
+    mu->AwaitWithTimeout(condition, kFakeWaitPoll);
+    return condition.Eval();
   }
   // Advance cannot release the caller's mutex, so absl would not re-evaluate this condition
   // when the time moves: poll the time in short real-time slices.

@@ -37,7 +37,8 @@ Clock* RealClock();
 // rechecks the time every millisecond of real time (a clock cannot signal a mutex it does not
 // own; absl re-evaluates a condition only when its mutex is released), so it may wake up to
 // that late. With auto-advance, a wait that would block jumps the time to its deadline
-// instead: for single-threaded tests that step through backoffs. Thread-safe.
+// instead (still releasing the caller's mutex for up to a millisecond of real time, as a
+// timed wait would): for tests that step through backoffs. Thread-safe.
 class FakeClock final : public Clock {
  public:
   explicit FakeClock(absl::Time start = absl::UnixEpoch()) : now_ns_(absl::ToUnixNanos(start)) {}

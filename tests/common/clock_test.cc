@@ -86,6 +86,34 @@ TEST(FakeClockTest, AutoAdvanceJumpsToTheDeadlineInsteadOfBlocking) {
   EXPECT_EQ(clock.Now(), absl::UnixEpoch() + absl::Seconds(10));
 }
 
+// A caller that polls under its mutex (wait, look, wait again) on an auto-advancing clock
+// still lets the threads blocked on that mutex in, as a real timed wait does.
+TEST(FakeClockTest, AutoAdvanceStillReleasesTheCallersMutex) {
+  FakeClock clock;
+  clock.SetAutoAdvance(true);
+  absl::Mutex mu;
+  bool done = false;
+  auto is_done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return done; };
+  absl::Notification polling;
+  std::thread other([&] {
+    polling.WaitForNotification();
+    absl::MutexLock lock(&mu);
+    done = true;
+  });
+  int polls = 0;
+  {
+    absl::MutexLock lock(&mu);
+    polling.Notify();
+    while (!clock.AwaitWithTimeout(&mu, absl::Condition(&is_done), absl::Seconds(1)) &&
+           polls < 10000) {
+      ++polls;
+    }
+    EXPECT_TRUE(done) << "the other thread never got the mutex in " << polls << " polls";
+  }
+  other.join();
+  EXPECT_GE(clock.Now(), absl::UnixEpoch() + absl::Seconds(polls));
+}
+
 TEST(RealClockTest, FollowsTheWallClock) {
   const absl::Time before = absl::Now();
   RealClock()->SleepFor(absl::Milliseconds(2));
