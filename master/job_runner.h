@@ -14,6 +14,7 @@
 #include "common/resource_model.h"
 #include "master/cancellation.h"
 #include "master/job_store.h"
+#include "master/task_dispatcher.h"
 #include "master/task_runner.h"
 #include "master/worker_pool.h"
 
@@ -23,22 +24,9 @@ namespace netadapt::master {
 // its median latency in ms. Empty when the master has no profiler.
 using NetworkMeasurer = std::function<absl::StatusOr<double>(const common::NetworkDef&)>;
 
-struct JobRunnerOptions {
-  // Attempts of a task that fails by itself (INTERNAL, RESOURCE_EXHAUSTED, ... on a worker
-  // that stays up) before its proposal fails with the reason. Failures that a retry cannot
-  // change (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, ...) fail it at once.
-  int max_task_attempts = 3;
-  // Infrastructure failures (the worker died, missed its heartbeats or was unreachable; the
-  // task deadline passed) do not use up max_task_attempts: the task is retried on another
-  // worker, after a jittered backoff from `infrastructure_backoff` doubling to 5 s, up to
-  // this many times. The bound stops a task that kills every worker it runs on.
-  int max_infrastructure_retries = 10;
-  absl::Duration infrastructure_backoff = absl::Milliseconds(100);
-  // A task running longer than straggler_factor x the median duration of the job's finished
-  // tasks of its kind (and at least straggler_min_duration) gets a backup attempt on an idle
-  // worker; the first result wins and the other attempt is cancelled. 0 turns it off.
-  double straggler_factor = 3;
-  absl::Duration straggler_min_duration = absl::Seconds(30);
+// The dispatch options (retries, backoff, stragglers: master/task_dispatcher.h) and the job's
+// own; one struct, so that callers set either kind of field alike.
+struct JobRunnerOptions : TaskDispatchOptions {
   // When the master's disk is full the job is PAUSED (its reason says why) and tries to
   // write its state again this often; it continues when space is freed.
   absl::Duration disk_full_retry_interval = absl::Seconds(5);
@@ -129,27 +117,10 @@ class JobRunner {
   EndToEnd MeasureUntilStable(const common::NetworkDef& network, int min_rounds);
   // Whether `current` is still above the job's budget (the LUT's or the measured latency).
   bool AboveBudget(const Current& current) const;
-  // One attempt of a task: where it runs, its number among the task's attempts, and the
-  // cancellation its RPC must honour (the job's cancellation, the loss of its worker, or
-  // another attempt's result winning the race).
-  struct Attempt {
-    const WorkerSlot& slot;
-    int number;
-    Cancellation& cancellation;
-  };
-  using TaskFunction = std::function<absl::StatusOr<v1::TaskResult>(const Attempt&)>;
-  // Runs `task` on a free slot until one attempt succeeds: retries infrastructure failures
-  // elsewhere (not counted against max_task_attempts), retries the task's own failures up to
-  // max_task_attempts, and races a backup attempt against a straggler. Exactly one result is
-  // returned; a late result of another attempt is refused (logged). `kind` groups durations
-  // for the straggler rule; `what` names the task in errors.
+  using Attempt = TaskAttempt;
+  // The dispatcher's Run, and the files the task's dataset left out reach the job.
   absl::StatusOr<v1::TaskResult> RunTask(const std::string& kind, const std::string& what,
                                          const TaskFunction& task);
-  // One slot's attempt, raced against a backup when it straggles. `number` counts attempts.
-  absl::StatusOr<v1::TaskResult> RunAttempts(const std::string& kind, const std::string& what,
-                                             const WorkerSlot& slot, int& number,
-                                             const TaskFunction& task);
-  absl::Duration StragglerThreshold(const std::string& kind);
   v1::TaskHeader Header(int iteration, int block, const std::string& kind,
                         const Attempt& attempt) const;
   absl::StatusOr<double> Resource(const common::NetworkDef& network);
@@ -177,15 +148,12 @@ class JobRunner {
 
   const std::string job_;
   JobStore& store_;
-  WorkerPool& pool_;
   TaskRunner& tasks_;
   common::ResourceModel& resources_;
   Cancellation& cancellation_;
   const JobRunnerOptions options_;
   v1::JobSpec spec_;
-  absl::Mutex durations_mu_;
-  // Seconds of the finished attempts, by task kind: what the straggler rule compares with.
-  std::map<std::string, std::vector<double>> durations_ ABSL_GUARDED_BY(durations_mu_);
+  TaskDispatcher dispatcher_;
 };
 
 // The output widths of the conv and linear layers of `network`, in order.
