@@ -131,14 +131,15 @@ absl::StatusOr<double> LutLatencyModel::LayerCost(const LayerShape& shape) {
       return interpolator->Estimate(shape.in_channels, shape.out_channels);
     }
     case MissPolicy::Kind::kMeasure: {
-      NETADAPT_ASSIGN_OR_RETURN(std::vector<double> measured, policy_.measurer->MeasureMs({shape}));
+      NETADAPT_ASSIGN_OR_RETURN(std::vector<LatencyStats> measured,
+                                policy_.measurer->Measure({shape}, /*force=*/false));
       if (measured.size() != 1) {
         return absl::InternalError("the latency measurer returned the wrong number of results");
       }
       absl::MutexLock lock(&mu_);
-      table_.Insert(shape, measured[0]);
+      table_.Insert(shape, measured[0]);  // with its statistics: Snapshot's table keeps them
       fitted_.erase(LayerFamily::Of(shape));  // the family's surface changed
-      return measured[0];
+      return measured[0].median_ms;
     }
   }
   return absl::InternalError("unknown miss policy");

@@ -77,6 +77,31 @@ TEST(LutLatencyModelTest, MeasuredMissesJoinTheTable) {
   EXPECT_EQ(model.Snapshot().size(), 5u);
 }
 
+// A measurer with statistics (the profiler agent's): the table keeps them, Find the median.
+TEST(LutLatencyModelTest, MeasuredMissesKeepTheirStatistics) {
+  class StatsMeasurer final : public LatencyMeasurer {
+   public:
+    absl::StatusOr<std::vector<double>> MeasureMs(const std::vector<LayerShape>&) override {
+      return absl::InternalError("the model asks for statistics");
+    }
+    absl::StatusOr<std::vector<LatencyStats>> Measure(const std::vector<LayerShape>& shapes,
+                                                      bool) override {
+      LatencyStats stats;
+      stats.p10_ms = 2.0;
+      stats.median_ms = 2.5;
+      stats.p90_ms = 3.0;
+      stats.samples = 11;
+      return std::vector<LatencyStats>(shapes.size(), stats);
+    }
+  } measurer;
+  LutLatencyModel model(Grid(), MissPolicy::Measure(&measurer));
+  EXPECT_EQ(*model.LayerCost(Linear(96, 64)), 2.5);
+  const LatencyTable snapshot = model.Snapshot();
+  ASSERT_NE(snapshot.FindStats(Linear(96, 64)), nullptr);
+  EXPECT_EQ(snapshot.FindStats(Linear(96, 64))->samples, 11);
+  EXPECT_EQ(snapshot.FindStats(Linear(96, 64))->p90_ms, 3.0);
+}
+
 TEST(LutLatencyModelTest, UnreachableMeasurerIsReportedAndNothingIsStored) {
   FakeMeasurer measurer;
   measurer.available = false;
