@@ -321,6 +321,21 @@ std::string SkippedFilesText(const v1::Job& job) {
   return text;
 }
 
+std::string MeasurementsText(const v1::LatencyMeasurements& m) {
+  if (m.lookups() == 0) return "";
+  return absl::StrCat(m.shapes_measured(), m.shapes_measured() == 1 ? " shape" : " shapes",
+                      " measured on the device (", absl::StrFormat("%.0f", m.device_ms()),
+                      " ms), ", m.lut_hits(), " of ", m.lookups(),
+                      " look-ups from the LUT");
+}
+
+const v1::LatencyMeasurements* IterationMeasurements(const v1::Job& job, int iteration) {
+  for (const v1::LatencyMeasurements& m : job.iteration_measurements()) {
+    if (m.iteration() == iteration) return &m;
+  }
+  return nullptr;
+}
+
 std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options) {
   const v1::JobSpec& spec = job.spec();
   const v1::ResourceType type = spec.resource_type();
@@ -379,6 +394,9 @@ std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options) {
   if (const std::string skipped = SkippedFilesText(job); !skipped.empty()) {
     add("skipped", skipped);
   }
+  if (const std::string device = MeasurementsText(job.measurements()); !device.empty()) {
+    add("device", device);
+  }
   const std::string created_age = Age(job.create_time(), options.now);
   add("created", absl::StrCat(FormatTimestamp(job.create_time(), options.zone),
                               created_age.empty() ? "" : absl::StrCat(" (", created_age, ")")));
@@ -396,6 +414,8 @@ std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options) {
   if (job.history_size() > 0) {
     // The calibrated column only where there is a calibration (a measured LATENCY seed).
     const bool calibrated = CalibratedLatency(job, job.seed()) > 0;
+    // Shapes the iteration measured on the device, where the job counts them (LATENCY).
+    const bool device = job.iteration_measurements_size() > 0;
     std::vector<std::vector<std::string>> rows;
     for (const v1::Iteration& it : job.history()) {
       std::vector<std::string> row = {
@@ -406,6 +426,10 @@ std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options) {
         row.push_back(FormatResource(CalibratedLatency(job, it.result()), type));
       }
       row.push_back(OrDash(MeasuredLatencyText(it.result())));
+      if (device) {
+        const v1::LatencyMeasurements* m = IterationMeasurements(job, it.iteration());
+        row.push_back(m == nullptr ? "-" : absl::StrCat(m->shapes_measured()));
+      }
       row.push_back(FormatPercent(it.result().accuracy()));
       row.push_back(HumanDuration(absl::Seconds(it.duration_seconds())));
       row.push_back(OrDash(Widths(it.result())));
@@ -413,7 +437,9 @@ std::string FormatJobDetails(const v1::Job& job, const FormatOptions& options) {
     }
     std::vector<std::string> header = {"ITER", "TARGET", "BLOCK", "LAYER", "RESOURCE"};
     if (calibrated) header.push_back("CALIBRATED");
-    header.insert(header.end(), {"MEASURED", "ACCURACY", "TIME", "WIDTHS"});
+    header.push_back("MEASURED");
+    if (device) header.push_back("NEW SHAPES");
+    header.insert(header.end(), {"ACCURACY", "TIME", "WIDTHS"});
     absl::StrAppend(&text, "\nhistory (accuracy on the held-out split",
                     calibrated ? absl::StrCat("; calibrated = LUT + the seed's ",
                                               absl::StrFormat("%+.2f", job.lut_overhead_ms()),

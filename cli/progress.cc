@@ -70,6 +70,9 @@ std::string IterationLine(const v1::Iteration& it, const v1::Job& job) {
   }
   absl::StrAppend(&line, ", accuracy ", FormatPercent(it.result().accuracy()), ", took ",
                   HumanDuration(absl::Seconds(it.duration_seconds())));
+  if (const v1::LatencyMeasurements* m = IterationMeasurements(job, it.iteration())) {
+    absl::StrAppend(&line, "; device: ", MeasurementsText(*m));
+  }
   return line;
 }
 

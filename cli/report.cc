@@ -407,6 +407,8 @@ std::string BaselineSection(const v1::Job& job) {
 
 std::string IterationTable(const v1::Job& job) {
   const v1::ResourceType type = job.spec().resource_type();
+  // Shapes each iteration measured on the device (the seed's row: its preparation's).
+  const bool device = job.iteration_measurements_size() > 0;
   std::vector<std::vector<std::string>> rows;
   for (const ModelPoint& point : ModelPoints(job)) {
     const v1::ModelResult& r = *point.result;
@@ -424,6 +426,15 @@ std::string IterationTable(const v1::Job& job) {
     row.push_back(Html(FormatResource(r.resource(), type)));
     row.push_back(Html(MeasuredText(r)));
     if (IsLatency(type)) row.push_back(Html(LutErrorText(job, r)));
+    if (device) {
+      const v1::LatencyMeasurements* m =
+          it != nullptr ? IterationMeasurements(job, it->iteration())
+                        : (point.result == &job.seed() ? IterationMeasurements(job, 0) : nullptr);
+      row.push_back(m != nullptr ? Html(absl::StrCat(m->shapes_measured(), " (",
+                                                     absl::StrFormat("%.0f", m->device_ms()),
+                                                     " ms)"))
+                                 : "");
+    }
     row.push_back(point.held_out > 0 ? Html(FormatPercent(point.held_out)) : "");
     row.push_back(point.test > 0 ? Html(FormatPercent(point.test)) : "");
     if (it != nullptr) {
@@ -441,6 +452,7 @@ std::string IterationTable(const v1::Job& job) {
                                      IsLatency(type) ? "LUT latency" : "resource",
                                      "measured latency"};
   if (IsLatency(type)) header.push_back("LUT error");
+  if (device) header.push_back("shapes measured");
   header.insert(header.end(), {"held-out accuracy", "test accuracy", "search", "fine-tune",
                                "evaluate", "iteration time", "widths"});
   return HtmlTable(header, rows, "iterations");
@@ -837,6 +849,9 @@ std::string RenderReportHtml(const v1::Job& job, const ReportOptions& options) {
                        : FormatResource(job.budget(), type));
   }
   item("iterations", absl::StrCat(job.history_size(), " done (at most ", MaxIters(spec), ")"));
+  if (const std::string device = MeasurementsText(job.measurements()); !device.empty()) {
+    item("device", device);
+  }
   item("created", FormatTimestamp(job.create_time(), options.zone));
   item("updated", FormatTimestamp(job.update_time(), options.zone));
   absl::StrAppend(&page, "</dl>\n");

@@ -629,10 +629,43 @@ absl::StatusOr<std::vector<double>> JobManager::EstimateLatency(
 absl::StatusOr<std::vector<double>> JobManager::Lookup(
     const std::string& job, Running& running, const std::vector<common::LayerShape>& shapes) {
   LatencyOracle* oracle = running.oracle;
-  if (!running.measures) return oracle->Lookup(shapes);
-  // Concurrent lookups of several jobs share the oracle's measurements of the same shapes
-  // and ProfilerWait's one outage (its start, its limit).
-  return WaitForProfiler(job, running, [oracle, &shapes] { return oracle->Lookup(shapes); });
+  // The counts of the attempt that answered (each attempt starts them afresh): the oracle may
+  // be shared with other jobs, so they are attributed here, per job.
+  LatencyOracle::LookupCounts counts;
+  absl::StatusOr<std::vector<double>> latencies;
+  if (!running.measures) {
+    latencies = oracle->Lookup(shapes, &counts);
+  } else {
+    // Concurrent lookups of several jobs share the oracle's measurements of the same shapes
+    // and ProfilerWait's one outage (its start, its limit).
+    latencies = WaitForProfiler(job, running,
+                                [oracle, &shapes, &counts] { return oracle->Lookup(shapes, &counts); });
+  }
+  if (latencies.ok()) RecordLookup(job, counts);
+  return latencies;
+}
+
+void JobManager::RecordLookup(const std::string& job, const LatencyOracle::LookupCounts& counts) {
+  if (counts.lookups == 0) return;
+  auto add = [&counts](v1::LatencyMeasurements& m) {
+    m.set_lookups(m.lookups() + counts.lookups);
+    m.set_lut_hits(m.lut_hits() + counts.lut_hits);
+    m.set_shapes_measured(m.shapes_measured() + counts.measured);
+    m.set_device_ms(m.device_ms() + counts.device_ms);
+  };
+  // Not persisted on its own: a lookup costs microseconds, a journal append an fsync.
+  (void)store_.Update(
+      job,
+      [&](v1::Job& j) {
+        add(*j.mutable_measurements());
+        const int iteration = j.current_iteration();
+        const int n = j.iteration_measurements_size();
+        if (n == 0 || j.iteration_measurements(n - 1).iteration() != iteration) {
+          j.add_iteration_measurements()->set_iteration(iteration);
+        }
+        add(*j.mutable_iteration_measurements(j.iteration_measurements_size() - 1));
+      },
+      /*persist=*/false);
 }
 
 absl::StatusOr<std::vector<double>> JobManager::WaitForProfiler(

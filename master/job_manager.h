@@ -112,6 +112,9 @@ class JobManager {
   absl::StatusOr<std::unique_ptr<Running>> Prepare(const v1::Job& job);
   // Prepares and starts `job`'s runner; the job FAILED with the reason when it cannot.
   absl::StatusOr<v1::Job> Start(const v1::Job& job) ABSL_LOCKS_EXCLUDED(mu_);
+  // Adds one lookup's counts to `job`'s measurements, in all and for its current iteration
+  // (in memory: they reach disk with the runner's next persisted change).
+  void RecordLookup(const std::string& job, const LatencyOracle::LookupCounts& counts);
   // `running`'s oracle lookup, waiting for the profiler when the job measures.
   absl::StatusOr<std::vector<double>> Lookup(const std::string& job, Running& running,
                                              const std::vector<common::LayerShape>& shapes)

@@ -25,12 +25,17 @@ std::unique_ptr<LatencyOracle> LatencyOracle::Interpolating(common::LatencyTable
 }
 
 absl::StatusOr<std::vector<double>> LatencyOracle::Lookup(
-    const std::vector<common::LayerShape>& shapes) {
+    const std::vector<common::LayerShape>& shapes, LookupCounts* counts) {
+  LookupCounts ignored;
+  if (counts == nullptr) counts = &ignored;
+  *counts = LookupCounts{};
+  counts->lookups = static_cast<int64_t>(shapes.size());
   std::vector<double> latencies(shapes.size());
   if (interpolated_ != nullptr) {
     for (size_t i = 0; i < shapes.size(); ++i) {
       NETADAPT_ASSIGN_OR_RETURN(latencies[i], interpolated_->LayerCost(shapes[i]));
     }
+    counts->lut_hits = counts->lookups;
     return latencies;
   }
   if (measurer_ == nullptr) {
@@ -61,9 +66,17 @@ absl::StatusOr<std::vector<double>> LatencyOracle::Lookup(
     if (measured->size() != mine.size()) {
       return absl::InternalError("the profiler returned the wrong number of latencies");
     }
-    for (size_t i = 0; i < mine.size(); ++i) table_.Insert(mine[i], (*measured)[i]);
+    for (size_t i = 0; i < mine.size(); ++i) {
+      table_.Insert(mine[i], (*measured)[i]);
+      const common::LatencyStats& stats = (*measured)[i];
+      counts->device_ms +=
+          stats.samples > 0 ? stats.samples * stats.mean_ms : stats.median_ms;
+    }
     measured_ += static_cast<int64_t>(mine.size());
+    counts->measured = static_cast<int64_t>(mine.size());
   }
+  // Repeats of a shape this call measured are hits too: the device measured it once.
+  counts->lut_hits = counts->lookups - counts->measured;
   absl::MutexLock lock(&mu_);
   for (size_t i = 0; i < shapes.size(); ++i) {
     auto measured_by_other = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

@@ -30,11 +30,25 @@ class LatencyOracle {
                                                       common::Interpolation interpolation,
                                                       std::string fit_cache_dir = "");
 
-  // One latency (ms) per shape, in order. Errors: the measurer's (Unavailable or
+  // What one Lookup cost, for the job that asked (a shared oracle serves several jobs).
+  struct LookupCounts {
+    int64_t lookups = 0;   // shapes asked, repeats included
+    // Answered without measuring: from the table (interpolated in Interpolate mode) or by
+    // another lookup's measurement.
+    int64_t lut_hits = 0;
+    int64_t measured = 0;  // shapes this lookup measured on the device
+    // Device time of those measurements: samples x mean per shape (the median when the
+    // measurer gives no samples).
+    double device_ms = 0;
+  };
+
+  // One latency (ms) per shape, in order; `counts` (optional) gets what this call cost. Errors:
+  // the measurer's (Unavailable or
   // DeadlineExceeded while the profiler is down or hung; no retry here, see ProfilerWait);
   // a lookup that waited for a shape another lookup was measuring gets that lookup's error
   // code.
-  absl::StatusOr<std::vector<double>> Lookup(const std::vector<common::LayerShape>& shapes);
+  absl::StatusOr<std::vector<double>> Lookup(const std::vector<common::LayerShape>& shapes,
+                                             LookupCounts* counts = nullptr);
 
   // Guesses (ms) at the shapes' latencies without measuring anything: the table's entry, else
   // common::EstimateLatencyMs over the measured entries (the workers' EstimateLatency).

@@ -161,6 +161,43 @@ TEST(FormatTest, SkippedFilesAreNamedInGetAndWatch) {
             "train/dog/2.png, train/dog/3.png, ... (`netadapt get JOB --output=json` lists them)");
 }
 
+v1::LatencyMeasurements Measurements(int iteration, int64_t lookups, int64_t hits,
+                                     int64_t measured, double device_ms) {
+  v1::LatencyMeasurements m;
+  m.set_iteration(iteration);
+  m.set_lookups(lookups);
+  m.set_lut_hits(hits);
+  m.set_shapes_measured(measured);
+  m.set_device_ms(device_ms);
+  return m;
+}
+
+TEST(FormatTest, DeviceMeasurementsInGetAndWatch) {
+  v1::Job job = RunningJob();
+  EXPECT_EQ(MeasurementsText(job.measurements()), "");
+  EXPECT_THAT(FormatJobDetails(job, At(0)), Not(HasSubstr("NEW SHAPES")));
+  *job.mutable_measurements() = Measurements(0, 3033, 3021, 12, 340.4);
+  *job.add_iteration_measurements() = Measurements(0, 30, 20, 10, 300);
+  *job.add_iteration_measurements() = Measurements(2, 3003, 3001, 2, 40.4);
+  EXPECT_EQ(MeasurementsText(job.measurements()),
+            "12 shapes measured on the device (340 ms), 3021 of 3033 look-ups from the LUT");
+  EXPECT_EQ(IterationMeasurements(job, 1), nullptr);
+  ASSERT_NE(IterationMeasurements(job, 2), nullptr);
+  EXPECT_EQ(IterationMeasurements(job, 2)->shapes_measured(), 2);
+  const std::string details = FormatJobDetails(job, At(0));
+  EXPECT_THAT(details, HasSubstr("device     12 shapes measured on the device (340 ms)"));
+  EXPECT_THAT(details, HasSubstr("NEW SHAPES"));
+  // Iteration 1 has no counts (a dash), iteration 2 measured 2 shapes.
+  EXPECT_THAT(details, HasSubstr("17.50 ms  -         -           89.00%"));
+  EXPECT_THAT(details, HasSubstr("15.50 ms  -         2           88.00%"));
+
+  v1::Job before = job;
+  before.mutable_history()->RemoveLast();
+  EXPECT_THAT(ChangeLines(&before, job),
+              ElementsAre(HasSubstr("; device: 2 shapes measured on the device (40 ms), 3001 of "
+                                    "3003 look-ups from the LUT")));
+}
+
 TEST(FormatTest, MeasuredLatencyShowsItsSpreadAndTheHistoryItsCalibration) {
   v1::ModelResult result;
   EXPECT_EQ(MeasuredLatencyText(result), "");

@@ -277,6 +277,24 @@ TEST(ReportTest, PageCarriesEveryNumberOfTheJob) {
   EXPECT_EQ(SvgElements(page).size(), 4u);
 }
 
+TEST(ReportTest, DeviceMeasurementsInTheSummaryAndPerIteration) {
+  v1::Job job = SampleJob();
+  EXPECT_THAT(RenderReportHtml(job), Not(HasSubstr("shapes measured")));
+  job.mutable_measurements()->set_lookups(500);
+  job.mutable_measurements()->set_lut_hits(480);
+  job.mutable_measurements()->set_shapes_measured(20);
+  job.mutable_measurements()->set_device_ms(1234);
+  v1::LatencyMeasurements* first = job.add_iteration_measurements();
+  first->set_iteration(job.history(0).iteration());
+  first->set_lookups(100);
+  first->set_shapes_measured(7);
+  first->set_device_ms(56.4);
+  const std::string page = RenderReportHtml(job);
+  EXPECT_THAT(page, HasSubstr("20 shapes measured on the device (1234 ms), 480 of 500 look-ups"));
+  EXPECT_THAT(page, HasSubstr("<th>shapes measured</th>"));
+  EXPECT_THAT(page, HasSubstr("<td>7 (56 ms)</td>"));
+}
+
 TEST(ReportTest, LatencyAccuracyPlotHasEveryPointAndBothSeries) {
   const std::string svg = LatencyAccuracySvg(SampleJob());
   // The held-out path: the seed and the iterations.

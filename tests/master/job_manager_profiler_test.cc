@@ -162,6 +162,18 @@ TEST_F(JobManagerProfilerTest, TheJobShowsItWaitsAndContinuesWhenTheAgentIsBack)
   EXPECT_GT(done.seed().resource(), 0);
   EXPECT_FALSE(Waiting(done)) << done.activity();
   EXPECT_THAT(done.reason(), ::testing::Not(HasSubstr("profiler")));
+  // The job counts the lookups it caused (the master's and the worker's) and what the device
+  // measured for them: each shape once, 1 ms each by this fake (no samples: the median).
+  const v1::LatencyMeasurements& total = done.measurements();
+  EXPECT_GT(total.shapes_measured(), 0);
+  EXPECT_GE(total.lookups(), total.shapes_measured());
+  EXPECT_EQ(total.lut_hits() + total.shapes_measured(), total.lookups());
+  EXPECT_DOUBLE_EQ(total.device_ms(), static_cast<double>(total.shapes_measured()));
+  ASSERT_GE(done.iteration_measurements_size(), 1);
+  int64_t lookups = 0;
+  for (const v1::LatencyMeasurements& m : done.iteration_measurements()) lookups += m.lookups();
+  EXPECT_EQ(lookups, total.lookups());
+  EXPECT_EQ(done.iteration_measurements(0).iteration(), 0);  // the seed's, before iteration 1
 }
 
 TEST_F(JobManagerProfilerTest, PastTheLimitTheJobFailsNamingTheAgent) {

@@ -68,6 +68,24 @@ TEST(LatencyOracleTest, EstimatesFromWhatWasMeasuredWithoutMeasuring) {
   EXPECT_TRUE(none.empty());
 }
 
+TEST(LatencyOracleTest, CountsWhatEachLookupCost) {
+  CountingMeasurer measurer;
+  std::unique_ptr<LatencyOracle> oracle =
+      LatencyOracle::Measuring(common::LatencyTable(), &measurer);
+  LatencyOracle::LookupCounts counts;
+  ASSERT_TRUE(oracle->Lookup({Conv(8, 16), Conv(8, 32), Conv(8, 16)}, &counts).ok());
+  EXPECT_EQ(counts.lookups, 3);
+  EXPECT_EQ(counts.measured, 2);
+  EXPECT_EQ(counts.lut_hits, 1);  // the repeat: measured once
+  // A measurer without samples: the device time is the medians' sum.
+  EXPECT_DOUBLE_EQ(counts.device_ms, (Conv(8, 16).Macs() + Conv(8, 32).Macs()) / 1000.0);
+  ASSERT_TRUE(oracle->Lookup({Conv(8, 32), Conv(8, 8)}, &counts).ok());
+  EXPECT_EQ(counts.lookups, 2);
+  EXPECT_EQ(counts.measured, 1);
+  EXPECT_EQ(counts.lut_hits, 1);
+  EXPECT_DOUBLE_EQ(counts.device_ms, Conv(8, 8).Macs() / 1000.0);
+}
+
 TEST(LatencyOracleTest, AnInterpolatedLutHasNothingToEstimate) {
   common::LatencyTable table;
   table.Insert(Conv(8, 16), 1.0);
