@@ -82,13 +82,14 @@ T OrDie(absl::StatusOr<T> value) {
 }
 
 absl::StatusOr<common::DenseSolver> ParseDenseSolver(absl::string_view name) {
-  for (common::DenseSolver solver :
-       {common::DenseSolver::kLapackSymmetric, common::DenseSolver::kLapackGeneral,
-        common::DenseSolver::kEigenLu}) {
+  std::vector<std::string> names;
+  for (common::DenseSolver solver : common::AvailableDenseSolvers()) {
     if (name == common::DenseSolverName(solver)) return solver;
+    names.emplace_back(common::DenseSolverName(solver));
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("--dense_solver: unknown '", name, "' (dsysv, dgesv or eigen-lu)"));
+  return absl::InvalidArgumentError(absl::StrCat("--dense_solver: '", name,
+                                                 "' is not one of this build's solvers (",
+                                                 absl::StrJoin(names, ", "), ")"));
 }
 
 // Searches every block once; fills the row's choices and counters.

@@ -47,6 +47,11 @@ bool HaveLapack() {
 #endif
 }
 
+std::vector<DenseSolver> AvailableDenseSolvers() {
+  if (!HaveLapack()) return {DenseSolver::kEigenLu};
+  return {DenseSolver::kEigenLu, DenseSolver::kLapackGeneral, DenseSolver::kLapackSymmetric};
+}
+
 DenseSolver DefaultDenseSolver() {
   return HaveLapack() ? DenseSolver::kLapackSymmetric : DenseSolver::kEigenLu;
 }

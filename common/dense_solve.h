@@ -23,6 +23,8 @@ absl::string_view DenseSolverName(DenseSolver solver);  // "eigen-lu", "dgesv", 
 
 // Whether this build links LAPACK (the kLapack* solvers).
 bool HaveLapack();
+// The solvers this build has: kEigenLu, and the kLapack* ones with LAPACK.
+std::vector<DenseSolver> AvailableDenseSolvers();
 // The fastest solver of this build for symmetric systems: kLapackSymmetric with
 // LAPACK, kEigenLu without (measured in docs/BENCHMARKS.md, "rbf-cubic fit").
 DenseSolver DefaultDenseSolver();

@@ -12,21 +12,11 @@ namespace {
 
 using ::netadapt::testing::StatusIs;
 
-// The solvers of this build: Eigen always, LAPACK's where it was found.
-std::vector<DenseSolver> Solvers() {
-  std::vector<DenseSolver> solvers = {DenseSolver::kEigenLu};
-  if (HaveLapack()) {
-    solvers.push_back(DenseSolver::kLapackGeneral);
-    solvers.push_back(DenseSolver::kLapackSymmetric);
-  }
-  return solvers;
-}
-
 TEST(DenseSolveTest, SolvesASymmetricIndefiniteSystemFromItsLowerTriangle) {
   // A = [[0, 1, 8], [1, 0, 1], [8, 1, 0]] (cubic distances of 0, 1, 2:
   // indefinite, zero diagonal), x = (1, 2, 3); only the lower triangle is
   // filled.
-  for (DenseSolver solver : Solvers()) {
+  for (DenseSolver solver : AvailableDenseSolvers()) {
     std::vector<double> a = {0, 1, 8, /**/ -99, 0, 1, /**/ -99, -99, 0};
     std::vector<double> b = {0 * 1 + 1 * 2 + 8 * 3, 1 * 1 + 0 * 2 + 1 * 3, 8 * 1 + 1 * 2 + 0 * 3};
     ASSERT_THAT(SolveSymmetricInPlace(solver, 3, a, b), ::netadapt::testing::IsOk())
@@ -39,7 +29,7 @@ TEST(DenseSolveTest, SolvesASymmetricIndefiniteSystemFromItsLowerTriangle) {
 
 TEST(DenseSolveTest, SingularSystemIsFailedPreconditionNeverNaN) {
   // Two equal rows: what two duplicate points give an rbf system.
-  for (DenseSolver solver : Solvers()) {
+  for (DenseSolver solver : AvailableDenseSolvers()) {
     std::vector<double> a = {1, 1, 1, 1};
     std::vector<double> b = {1, 2};
     EXPECT_THAT(SolveSymmetricInPlace(solver, 2, a, b),
@@ -51,6 +41,7 @@ TEST(DenseSolveTest, SingularSystemIsFailedPreconditionNeverNaN) {
 TEST(DenseSolveTest, DefaultIsLapackWhereBuiltAndSizesAreChecked) {
   EXPECT_EQ(DefaultDenseSolver(),
             HaveLapack() ? DenseSolver::kLapackSymmetric : DenseSolver::kEigenLu);
+  EXPECT_EQ(AvailableDenseSolvers().size(), HaveLapack() ? 3u : 1u);
   if (!HaveLapack()) {
     std::vector<double> a = {2};
     std::vector<double> b = {4};

@@ -30,18 +30,8 @@ std::vector<ChannelPoint> GoldenGrid() {
 // Reference values printed by Debian's python3-scipy 1.10.1 for
 //   Rbf(in, out, latency, function='cubic')(q_in, q_out)
 // over GoldenGrid(); docs/rbf_golden.py prints them.
-// The dense solvers of this build: Eigen's LU always, LAPACK's where it was found.
-std::vector<DenseSolver> Solvers() {
-  std::vector<DenseSolver> solvers = {DenseSolver::kEigenLu};
-  if (HaveLapack()) {
-    solvers.push_back(DenseSolver::kLapackGeneral);
-    solvers.push_back(DenseSolver::kLapackSymmetric);
-  }
-  return solvers;
-}
-
 TEST(RbfCubicTest, ReproducesScipyRbfCubic) {
-  for (DenseSolver solver : Solvers()) {
+  for (DenseSolver solver : AvailableDenseSolvers()) {
     SCOPED_TRACE(DenseSolverName(solver));
     NETADAPT_ASSERT_OK_AND_ASSIGN(RbfCubicFit fit, FitRbfCubic(GoldenGrid(), solver));
     NETADAPT_ASSERT_OK_AND_ASSIGN(auto rbf, RbfCubicSurface(std::move(fit)));
@@ -83,7 +73,7 @@ TEST(RbfCubicTest, LapackWeightsEqualTheEigenLuWeights) {
   double largest = 0;
   for (double w : reference.weights) largest = std::max(largest, std::abs(w));
   NETADAPT_ASSERT_OK_AND_ASSIGN(auto eigen, RbfCubicSurface(reference));
-  for (DenseSolver solver : Solvers()) {
+  for (DenseSolver solver : AvailableDenseSolvers()) {
     SCOPED_TRACE(DenseSolverName(solver));
     NETADAPT_ASSERT_OK_AND_ASSIGN(RbfCubicFit fit, FitRbfCubic(NoisyTable(), solver));
     ASSERT_EQ(fit.weights.size(), reference.weights.size());
