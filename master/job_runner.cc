@@ -62,7 +62,9 @@ v1::ModelResult JobRunner::Result(const std::string& digest, const common::Netwo
     const int rounds = spec_.budget_metric() == v1::BUDGET_METRIC_MEASURED
                            ? std::max(1, options_.budget_measurement_rounds)
                            : 2;
-    const EndToEnd measured = MeasureUntilStable(network, rounds);
+    const EndToEndLatency measured =
+        MeasureUntilStable(options_.measure_network, network, rounds,
+                           options_.max_measurement_rounds, options_.stable_tolerance);
     if (measured.runs > 0) {
       measured.WriteTo(result, options_.stable_tolerance);
     } else {
@@ -113,12 +115,12 @@ bool JobRunner::AboveBudget(const Current& current) const {
 JobRunner::JobRunner(std::string job, JobStore& store, WorkerPool& pool, TaskRunner& tasks,
                      common::ResourceModel& resources, Cancellation& cancellation,
                      JobRunnerOptions options)
-    : job_(std::move(job)), store_(store), tasks_(tasks), resources_(resources),
-      cancellation_(cancellation), options_(options),
-      dispatcher_(job_, pool, cancellation, options_) {}
+    : job_(std::move(job)), tasks_(tasks), resources_(resources), cancellation_(cancellation),
+      options_(options), dispatcher_(job_, pool, cancellation, options_),
+      record_(job_, store, cancellation, options_) {}
 
 void JobRunner::Run() {
-  absl::StatusOr<v1::Job> job = store_.Get(job_);
+  absl::StatusOr<v1::Job> job = record_.Get();
   if (!job.ok()) return;
   spec_ = job->spec();
   absl::Status status = RunJob(*job);
@@ -133,7 +135,7 @@ void JobRunner::Run() {
     return;
   }
   if (cancellation_.cancelled() && !cancellation_.shutdown()) {
-    (void)Commit([](v1::Job& j) {
+    (void)record_.Commit([](v1::Job& j) {
       j.set_state(v1::Job::CANCELLED);
       j.set_reason("cancelled by the user");
       j.set_phase(v1::Job::DONE);
@@ -145,7 +147,7 @@ void JobRunner::Run() {
     Fail(status);
     return;
   }
-  (void)Commit([](v1::Job& j) {
+  (void)record_.Commit([](v1::Job& j) {
     j.set_state(v1::Job::SUCCEEDED);
     j.set_phase(v1::Job::DONE);
     j.clear_proposals();
@@ -155,7 +157,7 @@ void JobRunner::Run() {
 
 void JobRunner::Fail(const absl::Status& status) {
   Log()->error("[job={}] failed: {}", job_, status.ToString());
-  (void)Commit([&](v1::Job& j) {
+  (void)record_.Commit([&](v1::Job& j) {
     j.set_state(v1::Job::FAILED);
     j.set_reason(std::string(status.message()));
     j.set_phase(v1::Job::DONE);
@@ -170,7 +172,7 @@ absl::Status JobRunner::RunJob(const v1::Job& job) {
   int first_iteration = 1;
   std::vector<v1::Proposal> resumed;
   if (job.seed().model_digest().empty()) {
-    NETADAPT_RETURN_IF_ERROR(Commit([](v1::Job& j) {
+    NETADAPT_RETURN_IF_ERROR(record_.Commit([](v1::Job& j) {
                                j.set_state(v1::Job::RUNNING);
                                j.set_phase(v1::Job::PREPARING);
                              }));
@@ -222,7 +224,7 @@ absl::Status JobRunner::Restore(const v1::Job& job, Current& current, int& first
                                              " finished proposal(s) of iteration ",
                                              first_iteration),
               current.resource, current.budget);
-  return Commit(
+  return record_.Commit(
               [](v1::Job& j) {
                 j.set_state(v1::Job::RUNNING);
                 if (j.phase() == v1::Job::PREPARING) j.set_phase(v1::Job::ITERATING);
@@ -257,7 +259,7 @@ absl::StatusOr<v1::TaskResult> JobRunner::RunTask(const std::string& kind,
                                                   const std::string& what,
                                                   const TaskFunction& task) {
   absl::StatusOr<v1::TaskResult> result = dispatcher_.Run(kind, what, task);
-  if (result.ok()) RecordSkipped(*result);
+  if (result.ok()) record_.RecordSkipped(*result);
   return result;
 }
 
@@ -277,15 +279,15 @@ absl::Status JobRunner::Prepare(Current& current) {
                                    ? absl::StrCat("pre-training the seed network (",
                                                   spec_.pretrain_epochs(), " epochs)")
                                    : "preparing the seed network";
-  SetActivity(preparing);
+  record_.SetActivity(preparing);
   NETADAPT_ASSIGN_OR_RETURN(
       v1::TaskResult seed, RunTask("pretrain", "prepare the seed network", [&](const Attempt& attempt) {
         v1::PretrainTask task = pretrain;
         *task.mutable_header() = Header(0, -1, "pretrain", attempt);
         *task.mutable_training()->mutable_header() = task.header();
-        return tasks_.Pretrain(attempt.slot, task, ActivityProgress(preparing), attempt.cancellation);
+        return tasks_.Pretrain(attempt.slot, task, record_.ActivityProgress(preparing), attempt.cancellation);
       }));
-  SetActivity("evaluating the seed network on the held-out images");
+  record_.SetActivity("evaluating the seed network on the held-out images");
   current.model_digest = seed.model_digest();
   NETADAPT_ASSIGN_OR_RETURN(
       v1::TaskResult evaluated, RunTask("evaluate", "evaluate the seed network", [&](const Attempt& attempt) {
@@ -316,7 +318,7 @@ absl::Status JobRunner::Prepare(Current& current) {
   Log()->info("[job={}] seed: resource={:.6g} measured={:.6g} budget={:.6g}{} accuracy={:.4f}",
               job_, current.resource, current.measured, current.budget,
               on_measured ? " (measured)" : "", current.accuracy);
-  return Commit(
+  return record_.Commit(
               [&](v1::Job& j) {
                 *j.mutable_seed() = seed_result;
                 if (current.measured > 0) {
@@ -328,104 +330,6 @@ absl::Status JobRunner::Prepare(Current& current) {
                 j.set_budget(current.budget);
                 j.set_phase(v1::Job::ITERATING);
               });
-}
-
-void JobRunner::SetActivity(const std::string& activity, int64_t step, int64_t total,
-                            bool persist) {
-  auto mutate = [&](v1::Job& j) {
-    j.set_activity(activity);
-    j.set_activity_step(step);
-    j.set_activity_total(total);
-  };
-  if (persist) {
-    (void)Commit(mutate);
-  } else {
-    (void)store_.Update(job_, mutate, /*persist=*/false);
-  }
-}
-
-void JobRunner::RecordSkipped(const v1::TaskResult& result) {
-  if (result.skipped_images() == 0 && result.skipped_files().empty()) return;
-  // The job keeps at most this many paths; skipped_images still counts every image.
-  constexpr int kMaxSkippedFiles = 1000;
-  (void)Commit([&](v1::Job& j) {
-    std::set<std::string> files(j.skipped_files().begin(), j.skipped_files().end());
-    files.insert(result.skipped_files().begin(), result.skipped_files().end());
-    j.clear_skipped_files();
-    for (const std::string& file : files) {
-      if (j.skipped_files_size() == kMaxSkippedFiles) break;
-      j.add_skipped_files(file);
-    }
-    j.set_skipped_images(j.skipped_images() + result.skipped_images());
-  });
-}
-
-absl::Status JobRunner::Commit(const std::function<void(v1::Job&)>& mutate) {
-  bool paused = false;
-  while (true) {
-    absl::StatusOr<v1::Job> updated = store_.Update(job_, [&](v1::Job& j) {
-      if (j.state() == v1::Job::PAUSED) {
-        j.set_state(v1::Job::RUNNING);
-        j.clear_reason();
-      }
-      mutate(j);
-    });
-    if (updated.ok()) {
-      if (paused) Log()->info("[job={}] the master's disk takes writes again: resumed", job_);
-      return absl::OkStatus();
-    }
-    if (!absl::IsResourceExhausted(updated.status())) return updated.status();
-    // The disk is full: nothing of this change is applied (JobStore::Update's contract); the
-    // job waits, saying why, and tries again, so no state is lost or corrupted.
-    if (!paused) {
-      paused = true;
-      Log()->error("[job={}] paused: {}", job_, updated.status().ToString());
-      (void)store_.Update(
-          job_,
-          [&](v1::Job& j) {
-            if (JobStore::IsTerminal(j.state())) return;
-            j.set_state(v1::Job::PAUSED);
-            j.set_reason(absl::StrCat("paused: the master cannot write its state (",
-                                      updated.status().message(),
-                                      "); the job continues when space is freed"));
-          },
-          /*persist=*/false);
-    }
-    const bool cancelled = cancellation_.SleepUnlessCancelled(options_.disk_full_retry_interval);
-    // The master's shutdown leaves the job as persisted; a user's Cancel still has to be
-    // written, so it waits for the disk like any other change.
-    if (cancellation_.shutdown()) return updated.status();
-    if (cancelled) absl::SleepFor(options_.disk_full_retry_interval);
-  }
-}
-
-TaskRunner::Progress JobRunner::ActivityProgress(const std::string& activity) {
-  // Shared by the attempts of a task (a straggler's backup reports too), hence the lock.
-  struct Last {
-    absl::Mutex mu;
-    absl::Time time = absl::InfinitePast();
-  };
-  auto last = std::make_shared<Last>();
-  return [this, activity, last](const v1::TaskProgress& progress) {
-    {
-      absl::MutexLock lock(&last->mu);
-      if (absl::Now() - last->time < options_.progress_interval) return;
-      last->time = absl::Now();
-    }
-    SetActivity(activity, progress.step(), progress.total_steps(), /*persist=*/false);
-  };
-}
-
-void JobRunner::SetProposal(int block, const std::function<void(v1::Proposal&)>& mutate,
-                            bool persist) {
-  auto change = [&](v1::Job& j) {
-    if (block < j.proposals_size()) mutate(*j.mutable_proposals(block));
-  };
-  if (persist) {
-    (void)Commit(change);
-  } else {
-    (void)store_.Update(job_, change, /*persist=*/false);
-  }
 }
 
 absl::Status JobRunner::Iterate(Current& current, int iteration,
@@ -453,7 +357,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
   if (resumed.size() == blocks.size()) {
     for (size_t b = 0; b < blocks.size(); ++b) finished[b] = IsFinished(resumed[b]);
   }
-  NETADAPT_RETURN_IF_ERROR(Commit([&](v1::Job& j) {
+  NETADAPT_RETURN_IF_ERROR(record_.Commit([&](v1::Job& j) {
                              j.set_current_iteration(iteration);
                              j.set_current_target(target);
                              j.clear_proposals();
@@ -484,7 +388,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
         // A task stopped by the job's cancellation (or the master's shutdown) is no outcome:
         // the proposal stays unfinished, and a resumed iteration runs it again.
         if (cancellation_.cancelled()) return;
-        SetProposal(b, [&](v1::Proposal& p) {
+        record_.SetProposal(b, [&](v1::Proposal& p) {
           p.set_state(state);
           p.set_error(std::string(status.message()));
         });
@@ -492,7 +396,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
       // Only a proposal's outcome is persisted: its intermediate states reach watchers from
       // memory (each persisted change is an fsync under the store's lock; with 8 parallel
       // blocks they were 2 % of an iteration of 1-second tasks, bench/orchestration_bench).
-      SetProposal(b, [](v1::Proposal& p) { p.set_state(v1::Proposal::SIMPLIFYING); }, false);
+      record_.SetProposal(b, [](v1::Proposal& p) { p.set_state(v1::Proposal::SIMPLIFYING); }, false);
       absl::Time task_start = absl::Now();
       auto seconds_since = [&task_start] {
         const double seconds = absl::ToDoubleSeconds(absl::Now() - task_start);
@@ -511,12 +415,12 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
                     task.set_search(spec_.search());
                     task.set_binary_threshold(spec_.binary_threshold());
                     task.set_channel_step(spec_.channel_step());
-                    SetProposal(b, [&](v1::Proposal& p) { p.set_worker(attempt.slot.worker); }, false);
+                    record_.SetProposal(b, [&](v1::Proposal& p) { p.set_worker(attempt.slot.worker); }, false);
                     return tasks_.Simplify(attempt.slot, task, nullptr, attempt.cancellation);
                   });
       if (!simplified.ok()) return fail(v1::Proposal::FAILED, simplified.status());
       const double simplify_seconds = seconds_since();
-      SetProposal(
+      record_.SetProposal(
           b,
           [&](v1::Proposal& p) {
             p.set_simplify_seconds(simplify_seconds);
@@ -530,7 +434,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
                         "even at width ", simplified->width(), " the network's resource ",
                         simplified->resource(), " is not below the target ", target)));
       }
-      SetProposal(
+      record_.SetProposal(
           b,
           [&](v1::Proposal& p) {
             p.set_state(v1::Proposal::FINE_TUNING);
@@ -552,7 +456,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
             task.set_momentum(spec_.momentum());
             task.set_weight_decay(spec_.weight_decay());
             task.set_batch_size(spec_.batch_size());
-            SetProposal(b, [&](v1::Proposal& p) { p.set_worker(attempt.slot.worker); }, false);
+            record_.SetProposal(b, [&](v1::Proposal& p) { p.set_worker(attempt.slot.worker); }, false);
             return tasks_.FineTune(
                 attempt.slot, task,
                 [&](const v1::TaskProgress& progress) {
@@ -561,7 +465,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
                     if (absl::Now() - last_progress < options_.progress_interval) return;
                     last_progress = absl::Now();
                   }
-                  SetProposal(
+                  record_.SetProposal(
                       b,
                       [&](v1::Proposal& p) {
                         p.set_step(progress.step());
@@ -573,7 +477,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
           });
       if (!tuned.ok()) return fail(v1::Proposal::FAILED, tuned.status());
       const double fine_tune_seconds = seconds_since();
-      SetProposal(
+      record_.SetProposal(
           b,
           [&](v1::Proposal& p) {
             p.set_fine_tune_seconds(fine_tune_seconds);
@@ -594,7 +498,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
                   });
       if (!evaluated.ok()) return fail(v1::Proposal::FAILED, evaluated.status());
       const double evaluate_seconds = seconds_since();
-      SetProposal(b, [&](v1::Proposal& p) {
+      record_.SetProposal(b, [&](v1::Proposal& p) {
         p.set_evaluate_seconds(evaluate_seconds);
         p.set_state(v1::Proposal::SUCCEEDED);
         p.set_accuracy(evaluated->accuracy());
@@ -605,7 +509,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
   for (std::thread& thread : threads) thread.join();
   if (cancellation_.cancelled()) return absl::CancelledError("cancelled");
 
-  NETADAPT_ASSIGN_OR_RETURN(v1::Job job, store_.Get(job_));
+  NETADAPT_ASSIGN_OR_RETURN(v1::Job job, record_.Get());
   const std::vector<v1::Proposal> proposals(job.proposals().begin(), job.proposals().end());
   const int best = PickBestProposal(proposals, current.accuracy, current.resource);
   if (best < 0) {
@@ -631,7 +535,7 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
   const v1::ModelResult chosen_result =
       Result(current.model_digest, current.network, current.resource, current.accuracy);
   current.measured = chosen_result.measured_latency_ms();
-  return Commit(
+  return record_.Commit(
               [&](v1::Job& j) {
                 v1::Iteration& it = *j.add_history();
                 it.set_iteration(iteration);
@@ -694,7 +598,7 @@ class JobRunner::FinishActivity {
   void PublishLocked(bool persist) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::vector<std::string> texts;
     for (const auto& [line, text] : lines_) texts.push_back(text);
-    runner_.SetActivity(absl::StrJoin(texts, "; "), lines_.count(0) > 0 ? step_ : 0,
+    runner_.record_.SetActivity(absl::StrJoin(texts, "; "), lines_.count(0) > 0 ? step_ : 0,
                         lines_.count(0) > 0 ? total_ : 0, persist);
   }
 
@@ -770,46 +674,12 @@ absl::StatusOr<JobRunner::Trained> JobRunner::TrainAndTest(const std::string& di
   return trained;
 }
 
-void JobRunner::EndToEnd::Add(double ms) {
-  ++runs;
-  if (fastest == 0 || ms < fastest) {
-    second_fastest = fastest;
-    fastest = ms;
-  } else if (second_fastest == 0 || ms < second_fastest) {
-    second_fastest = ms;
-  }
-  slowest = std::max(slowest, ms);
-}
-
-bool JobRunner::EndToEnd::Stable(double tolerance) const {
-  return runs >= 2 && second_fastest <= fastest * (1 + tolerance);
-}
-
-void JobRunner::EndToEnd::WriteTo(v1::ModelResult& result, double tolerance) const {
-  result.set_measured_latency_ms(fastest);
-  result.set_measured_latency_runs(runs);
-  result.set_measured_latency_slowest_ms(slowest);
-  result.set_measured_latency_unstable(!Stable(tolerance));
-}
-
-JobRunner::EndToEnd JobRunner::MeasureUntilStable(const common::NetworkDef& network,
-                                                  int min_rounds) {
-  EndToEnd measured;
-  const int max_rounds = std::max(min_rounds, options_.max_measurement_rounds);
-  for (int round = 0; round < max_rounds; ++round) {
-    if (round >= min_rounds && measured.Stable(options_.stable_tolerance)) break;
-    absl::StatusOr<double> ms = options_.measure_network(network);
-    if (ms.ok()) measured.Add(*ms);
-  }
-  return measured;
-}
-
 absl::Status JobRunner::Finish(Current& current) {
-  NETADAPT_RETURN_IF_ERROR(Commit([](v1::Job& j) {
+  NETADAPT_RETURN_IF_ERROR(record_.Commit([](v1::Job& j) {
                              j.set_phase(v1::Job::FINISHING);
                              j.clear_proposals();
                            }));
-  NETADAPT_ASSIGN_OR_RETURN(const v1::Job job, store_.Get(job_));
+  NETADAPT_ASSIGN_OR_RETURN(const v1::Job job, record_.Get());
   NETADAPT_ASSIGN_OR_RETURN(const common::NetworkDef seed_network,
                             common::NetworkDefFromProto(spec_.network()));
   const std::string seed_digest = job.seed().model_digest();
@@ -830,7 +700,7 @@ absl::Status JobRunner::Finish(Current& current) {
       uniform.set_state(v1::UniformBaseline::SKIPPED);
       uniform.set_reason("no iteration ran: the seed is the final network");
     } else {
-      SetActivity("uniform baseline: thinning every block by one multiplier to the final "
+      record_.SetActivity("uniform baseline: thinning every block by one multiplier to the final "
                   "network's resource");
       absl::StatusOr<common::UniformThinning> matched = common::MatchUniformThinning(
           seed_network, current.resource, spec_.channel_step(), resources_);
@@ -849,7 +719,7 @@ absl::Status JobRunner::Finish(Current& current) {
                                         matched.status().message()));
       }
     }
-    NETADAPT_RETURN_IF_ERROR(Commit([&](v1::Job& j) { *j.mutable_uniform_baseline() = uniform; }));
+    NETADAPT_RETURN_IF_ERROR(record_.Commit([&](v1::Job& j) { *j.mutable_uniform_baseline() = uniform; }));
   }
 
   // In parallel, as workers are free: the final network (long-term fine-tune, test split), the
@@ -909,14 +779,14 @@ absl::Status JobRunner::Finish(Current& current) {
   final_result.set_test_accuracy(final_trained->accuracy);
   struct Measured {
     const common::NetworkDef* network;
-    EndToEnd end_to_end;
+    EndToEndLatency end_to_end;
   };
   std::vector<Measured> measured = {{&seed_network, {}}, {&current.network, {}}};
   if (thinning) measured.push_back({&thinning->network, {}});
   const bool measure =
       options_.measure_network && spec_.resource_type() == v1::RESOURCE_TYPE_LATENCY;
   if (measure) {
-    SetActivity(absl::StrCat("measuring the seed, the final network",
+    record_.SetActivity(absl::StrCat("measuring the seed, the final network",
                              thinning ? " and the uniform baseline" : "", " on the device (",
                              options_.final_measurement_rounds, " times each, interleaved)"));
     for (int round = 0; round < options_.final_measurement_rounds; ++round) {
@@ -968,7 +838,7 @@ absl::Status JobRunner::Finish(Current& current) {
     Log()->warn("[job={}] evaluating the seed on the test split failed: {}", job_,
                 seed_tested.status().ToString());
   }
-  return Commit([&](v1::Job& j) {
+  return record_.Commit([&](v1::Job& j) {
     *j.mutable_final() = final_result;
     if (measure && measured[0].end_to_end.runs > 0) {
       measured[0].end_to_end.WriteTo(*j.mutable_seed(), options_.stable_tolerance);

@@ -12,7 +12,9 @@
 #include "absl/time/time.h"
 #include "common/network_def.h"
 #include "common/resource_model.h"
+#include "master/end_to_end_latency.h"
 #include "master/cancellation.h"
+#include "master/job_record.h"
 #include "master/job_store.h"
 #include "master/task_dispatcher.h"
 #include "master/task_runner.h"
@@ -20,18 +22,10 @@
 
 namespace netadapt::master {
 
-// Measures a network end to end on the target device (the profiler agent's MeasureNetwork):
-// its median latency in ms. Empty when the master has no profiler.
-using NetworkMeasurer = std::function<absl::StatusOr<double>(const common::NetworkDef&)>;
-
-// The dispatch options (retries, backoff, stragglers: master/task_dispatcher.h) and the job's
-// own; one struct, so that callers set either kind of field alike.
-struct JobRunnerOptions : TaskDispatchOptions {
-  // When the master's disk is full the job is PAUSED (its reason says why) and tries to
-  // write its state again this often; it continues when space is freed.
-  absl::Duration disk_full_retry_interval = absl::Seconds(5);
-  // Fine-tuning progress reaches the job (and its watchers) at most this often.
-  absl::Duration progress_interval = absl::Milliseconds(500);
+// The dispatch options (retries, backoff, stragglers: master/task_dispatcher.h), the record's
+// (disk-full retries, progress throttling: master/job_record.h) and the job's own; one
+// struct, so that callers set any of them alike.
+struct JobRunnerOptions : TaskDispatchOptions, JobRecordOptions {
   // Identifies this master process in task headers (stale attempts are refused later).
   int64_t master_epoch = 0;
   // When set (LATENCY jobs), the seed, every chosen network and the final one are measured
@@ -101,20 +95,6 @@ class JobRunner {
   absl::StatusOr<Trained> TrainAndTest(const std::string& digest, int block,
                                        const std::string& what, int64_t steps, int epochs,
                                        FinishActivity& activity, int line);
-  // End-to-end measurements of one network: the fastest and the slowest, how many succeeded.
-  struct EndToEnd {
-    double fastest = 0;  // 0 when none succeeded
-    double slowest = 0;
-    int runs = 0;
-    double second_fastest = 0;
-    void Add(double ms);
-    // The two fastest agree within `tolerance` (relative to the fastest).
-    bool Stable(double tolerance) const;
-    void WriteTo(v1::ModelResult& result, double tolerance) const;
-  };
-  // Measures `network` at least `min_rounds` times, then until Stable or
-  // options_.max_measurement_rounds. Needs options_.measure_network.
-  EndToEnd MeasureUntilStable(const common::NetworkDef& network, int min_rounds);
   // Whether `current` is still above the job's budget (the LUT's or the measured latency).
   bool AboveBudget(const Current& current) const;
   using Attempt = TaskAttempt;
@@ -124,36 +104,22 @@ class JobRunner {
   v1::TaskHeader Header(int iteration, int block, const std::string& kind,
                         const Attempt& attempt) const;
   absl::StatusOr<double> Resource(const common::NetworkDef& network);
-  // Applies `mutate` to the job and persists it. When the disk is full the job waits PAUSED
-  // and retries until the write succeeds (or the master shuts down); other write errors
-  // are returned.
-  absl::Status Commit(const std::function<void(v1::Job&)>& mutate);
-  // Adds what a task's dataset left out as unreadable (skip_corrupt) to the job; commits only
-  // when there is something to add.
-  void RecordSkipped(const v1::TaskResult& result);
-  // Changes proposal `block`; `persist` false for what need not survive a restart (the
-  // worker a task runs on, progress), which spares an fsync per change.
-  void SetProposal(int block, const std::function<void(v1::Proposal&)>& mutate,
-                   bool persist = true);
-  // Job.activity and its progress; a TaskRunner progress callback that reports into them.
-  void SetActivity(const std::string& activity, int64_t step = 0, int64_t total = 0,
-                   bool persist = true);
-  TaskRunner::Progress ActivityProgress(const std::string& activity);
   // The network's ModelResult: digest, resource, accuracy, widths, weights, MACs, definition
-  // and, for LATENCY jobs with a profiler when `measure`, the measured latency (the fastest of
-  // budget_measurement_rounds for a budget on measured latency, else one measurement).
+  // and, for LATENCY jobs with a profiler when `measure`, the latency measured end to end until
+  // stable (at least budget_measurement_rounds times for a budget on measured latency, else
+  // twice).
   v1::ModelResult Result(const std::string& digest, const common::NetworkDef& network,
                          double resource, double accuracy, bool measure = true);
   void Fail(const absl::Status& status);
 
   const std::string job_;
-  JobStore& store_;
   TaskRunner& tasks_;
   common::ResourceModel& resources_;
   Cancellation& cancellation_;
   const JobRunnerOptions options_;
   v1::JobSpec spec_;
   TaskDispatcher dispatcher_;
+  JobRecord record_;
 };
 
 // The output widths of the conv and linear layers of `network`, in order.
