@@ -361,10 +361,13 @@ TEST_F(ClusterTest, AJobRunsToCompletionAndWatchStreamsIt) {
   EXPECT_LT(job.final().resource(), job.seed().resource());
   EXPECT_LE(job.final().resource(), 0.5 * job.seed().resource() * (1 + 1e-9));
 
-  // Both workers took part (the pool spreads tasks over the least busy worker).
-  std::set<std::string> workers;
-  for (const TaskLog::Entry& entry : log_.entries()) workers.insert(entry.worker);
-  EXPECT_EQ(workers.size(), static_cast<size_t>(kWorkers));
+  // Every kind of task ran on the workers. (Which worker took which is the pool's choice and
+  // timing's: the fake tasks end at once, so one worker may take them all.)
+  std::set<std::string> kinds;
+  for (const TaskLog::Entry& entry : log_.entries()) {
+    kinds.insert(entry.task.substr(entry.task.rfind(' ') + 1));
+  }
+  EXPECT_EQ(kinds, (std::set<std::string>{"pretrain", "simplify", "fine-tune", "evaluate"}));
 
   // The final checkpoint the workers uploaded, downloaded by a user.
   NETADAPT_ASSERT_OK_AND_ASSIGN(const std::string checkpoint,
