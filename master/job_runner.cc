@@ -255,6 +255,21 @@ v1::TaskHeader JobRunner::Header(int iteration, int block, const std::string& ki
   return header;
 }
 
+v1::FineTuneTask JobRunner::TrainingTask(const std::string& digest, int64_t steps,
+                                         int epochs) const {
+  v1::FineTuneTask task;
+  task.set_model_digest(digest);
+  task.set_dataset(spec_.dataset());
+  task.set_holdout_size(spec_.holdout_size());
+  task.set_steps(steps);
+  task.set_epochs(epochs);
+  task.set_learning_rate(spec_.finetune_lr());
+  task.set_momentum(spec_.momentum());
+  task.set_weight_decay(spec_.weight_decay());
+  task.set_batch_size(spec_.batch_size());
+  return task;
+}
+
 absl::StatusOr<v1::TaskResult> JobRunner::RunTask(const std::string& kind,
                                                   const std::string& what,
                                                   const TaskFunction& task) {
@@ -267,14 +282,8 @@ absl::Status JobRunner::Prepare(Current& current) {
   v1::PretrainTask pretrain;
   pretrain.set_network_json(common::NetworkDefToJson(current.network));
   pretrain.set_model_digest(spec_.weights_digest());
-  v1::FineTuneTask& training = *pretrain.mutable_training();
-  training.set_dataset(spec_.dataset());
-  training.set_holdout_size(spec_.holdout_size());
-  training.set_epochs(spec_.pretrain_epochs());
-  training.set_learning_rate(0.05);
-  training.set_momentum(spec_.momentum());
-  training.set_weight_decay(spec_.weight_decay());
-  training.set_batch_size(spec_.batch_size());
+  *pretrain.mutable_training() = TrainingTask("", 0, spec_.pretrain_epochs());
+  pretrain.mutable_training()->set_learning_rate(0.05);  // from scratch: a higher rate
   const std::string preparing = spec_.pretrain_epochs() > 0
                                    ? absl::StrCat("pre-training the seed network (",
                                                   spec_.pretrain_epochs(), " epochs)")
@@ -446,16 +455,9 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
       absl::StatusOr<v1::TaskResult> tuned = RunTask(
           "fine-tune", absl::StrCat("iteration ", iteration, " block ", b, " fine-tune"),
           [&](const Attempt& attempt) {
-            v1::FineTuneTask task;
+            v1::FineTuneTask task = TrainingTask(simplified->model_digest(),
+                                                 spec_.short_term_fine_tune_iteration(), 0);
             *task.mutable_header() = Header(iteration, b, "fine-tune", attempt);
-            task.set_model_digest(simplified->model_digest());
-            task.set_dataset(spec_.dataset());
-            task.set_holdout_size(spec_.holdout_size());
-            task.set_steps(spec_.short_term_fine_tune_iteration());
-            task.set_learning_rate(spec_.finetune_lr());
-            task.set_momentum(spec_.momentum());
-            task.set_weight_decay(spec_.weight_decay());
-            task.set_batch_size(spec_.batch_size());
             record_.SetProposal(b, [&](v1::Proposal& p) { p.set_worker(attempt.slot.worker); }, false);
             return tasks_.FineTune(
                 attempt.slot, task,
@@ -622,17 +624,8 @@ absl::StatusOr<JobRunner::Trained> JobRunner::TrainAndTest(const std::string& di
     activity.Set(line, absl::StrCat(what, ": waiting for a worker to ", doing));
     return RunTask(kind, absl::StrCat(what, " ", kind), [&](const Attempt& attempt) {
       activity.Set(line, absl::StrCat(what, ": ", doing));
-      v1::FineTuneTask task;
+      v1::FineTuneTask task = TrainingTask(digest_in, task_steps, task_epochs);
       *task.mutable_header() = Header(iteration, block, kind, attempt);
-      task.set_model_digest(digest_in);
-      task.set_dataset(spec_.dataset());
-      task.set_holdout_size(spec_.holdout_size());
-      task.set_steps(task_steps);
-      task.set_epochs(task_epochs);
-      task.set_learning_rate(spec_.finetune_lr());
-      task.set_momentum(spec_.momentum());
-      task.set_weight_decay(spec_.weight_decay());
-      task.set_batch_size(spec_.batch_size());
       return tasks_.FineTune(attempt.slot, task, line == 0 ? activity.Progress() : nullptr,
                              attempt.cancellation);
     });

@@ -103,6 +103,10 @@ class JobRunner {
                                          const TaskFunction& task);
   v1::TaskHeader Header(int iteration, int block, const std::string& kind,
                         const Attempt& attempt) const;
+  // A FineTune task of the job's training options (dataset, held-out split, rate, momentum,
+  // weight decay, batch size): `steps` at the constant rate, then `epochs` with the cosine
+  // schedule, from `digest`. Without a header.
+  v1::FineTuneTask TrainingTask(const std::string& digest, int64_t steps, int epochs) const;
   absl::StatusOr<double> Resource(const common::NetworkDef& network);
   // The network's ModelResult: digest, resource, accuracy, widths, weights, MACs, definition
   // and, for LATENCY jobs with a profiler when `measure`, the latency measured end to end until
