@@ -65,6 +65,8 @@ if(NETADAPT_LAPACK AND NOT NETADAPT_AGENT_ONLY)
   endif()
   netadapt_prefer(NETADAPT_HAVE_LAPACK "libopenblas-dev liblapacke-dev"
                   "OpenBLAS with LAPACKE" "Eigen for the rbf-cubic fit")
+elseif(NOT NETADAPT_AGENT_ONLY)
+  message(STATUS "netadapt: NETADAPT_LAPACK=OFF: rbf-cubic fits solve with Eigen")
 endif()
 
 # LibTorch: only common/torch/ and the torch tests/benchmarks link it (STYLE.md section 10).
