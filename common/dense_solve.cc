@@ -12,8 +12,7 @@
 namespace netadapt::common {
 namespace {
 
-// The upper triangle from the lower one, for the solvers that read the whole
-// matrix.
+// The upper triangle from the lower one, for the solvers that read the whole matrix.
 void MirrorLowerToUpper(int64_t n, std::vector<double>& a) {
   for (int64_t j = 1; j < n; ++j) {
     for (int64_t i = 0; i < j; ++i) a[j * n + i] = a[i * n + j];
@@ -68,8 +67,7 @@ absl::Status SolveSymmetricInPlace(DenseSolver solver, int64_t n, std::vector<do
       MirrorLowerToUpper(n, a);
       Eigen::Map<Eigen::MatrixXd> matrix(a.data(), n, n);
       Eigen::Map<Eigen::VectorXd> rhs(b.data(), n);
-      // PartialPivLU reports no singularity: a zero pivot shows as non-finite x
-      // (below).
+      // PartialPivLU reports no singularity: a zero pivot shows as non-finite x (below).
       Eigen::PartialPivLU<Eigen::Ref<Eigen::MatrixXd>> lu(matrix);  // factorises in place
       rhs = lu.solve(rhs).eval();
       break;

@@ -112,9 +112,8 @@ absl::Status LutFitCache::Store(const RbfCubicFit& fit) const {
     return absl::UnavailableError(
         absl::StrCat("cannot create ", directory_, ": ", error.message()));
   }
-  // WriteFileAtomically's temporary file is <path>.tmp, one for all writers:
-  // two jobs fitting the same family at once would write it together. A name of
-  // this writer's own, renamed.
+  // WriteFileAtomically's temporary file is <path>.tmp, one for all writers: two jobs fitting the
+  // same family at once would write it together. A name of this writer's own, renamed.
   static std::atomic<uint64_t> writes{0};
   const std::string path = absl::StrCat(directory_, "/", FileName(key));
   const std::string mine = absl::StrCat(path, ".", ::getpid(), ".", writes++);

@@ -13,9 +13,8 @@ namespace {
 using ::netadapt::testing::StatusIs;
 
 TEST(DenseSolveTest, SolvesASymmetricIndefiniteSystemFromItsLowerTriangle) {
-  // A = [[0, 1, 8], [1, 0, 1], [8, 1, 0]] (cubic distances of 0, 1, 2:
-  // indefinite, zero diagonal), x = (1, 2, 3); only the lower triangle is
-  // filled.
+  // A = [[0, 1, 8], [1, 0, 1], [8, 1, 0]] (cubic distances of 0, 1, 2: indefinite, zero diagonal),
+  // x = (1, 2, 3); only the lower triangle is filled.
   for (DenseSolver solver : AvailableDenseSolvers()) {
     std::vector<double> a = {0, 1, 8, /**/ -99, 0, 1, /**/ -99, -99, 0};
     std::vector<double> b = {0 * 1 + 1 * 2 + 8 * 3, 1 * 1 + 0 * 2 + 1 * 3, 8 * 1 + 1 * 2 + 0 * 3};

@@ -138,9 +138,8 @@ TEST_F(LutFitCacheTest, ACorruptStoredFitIsIgnoredRefittedAndReplaced) {
 }
 
 TEST_F(LutFitCacheTest, AFamilyRbfCannotFitFallsBackToBilinear) {
-  // A NaN latency (a broken measurement) at the table's corner: no rbf-cubic
-  // system can be solved, so the family is interpolated bilinearly, which stays
-  // finite away from it.
+  // A NaN latency (a broken measurement) at the table's corner: no rbf-cubic system can be solved,
+  // so the family is interpolated bilinearly, which stays finite away from it.
   std::vector<ChannelPoint> points = Table();
   points.back().latency_ms = std::nan("");
   LutLatencyModel rbf(AsLatencyTable(points),
