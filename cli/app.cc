@@ -175,6 +175,10 @@ int RunApp(int argc, const char* const* argv, std::ostream& out, std::ostream& e
                 "Candidates left when binary search switches to a scan (default 16).");
     AddOptional(sub, "--channel-step", &submit.flags.channel_step,
                 "Step between candidate filter counts (default 8).");
+    AddOptional(sub, "--certify-tolerance", &submit.flags.certify_tolerance,
+                "Measured LUTs: how irregular the device may be while the search still "
+                "certifies the full table's choice, in [0, 0.5) (default 0.03; smaller "
+                "measures fewer shapes).");
     sub->add_option("--lut", submit.lut_file, "A latency table to upload and use.");
     AddOptional(sub, "--lut-digest", &submit.flags.lut_digest,
                 "A latency table already uploaded (netadapt upload).");

@@ -112,6 +112,7 @@ absl::Status CheckFlags(const SpecFlags& f, JobKind kind) {
   NETADAPT_RETURN_IF_ERROR(CheckPositive(f.width_multiplier, "--width-multiplier"));
   NETADAPT_RETURN_IF_ERROR(CheckPositive(f.binary_threshold, "--binary-threshold"));
   NETADAPT_RETURN_IF_ERROR(CheckPositive(f.channel_step, "--channel-step"));
+  NETADAPT_RETURN_IF_ERROR(CheckNonNegative(f.certify_tolerance, "--certify-tolerance"));
   if (f.weights_digest) {
     NETADAPT_RETURN_IF_ERROR(common::ValidateDigest(*f.weights_digest, "--weights-digest"));
   }
@@ -195,6 +196,7 @@ absl::StatusOr<v1::JobSpec> BuildJobSpec(const SpecFlags& f, absl::string_view s
   }
   if (f.binary_threshold) spec.set_binary_threshold(*f.binary_threshold);
   if (f.channel_step) spec.set_channel_step(*f.channel_step);
+  if (f.certify_tolerance) spec.set_certify_tolerance(*f.certify_tolerance);
   if (f.lut_mode) {
     NETADAPT_ASSIGN_OR_RETURN(v1::LutMode mode, ParseLutMode(*f.lut_mode));
     spec.set_lut_mode(mode);

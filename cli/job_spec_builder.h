@@ -37,6 +37,7 @@ struct SpecFlags {
   std::optional<std::string> search;  // exact | binary | linear
   std::optional<int> binary_threshold;
   std::optional<int> channel_step;
+  std::optional<double> certify_tolerance;
   std::optional<std::string> lut_mode;  // measure | interpolate
   std::optional<std::string> interpolation;
   std::optional<uint64_t> seed;

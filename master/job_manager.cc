@@ -15,6 +15,7 @@
 #include "common/lut_latency_model.h"
 #include "common/network_def_json.h"
 #include "common/resource_model.h"
+#include "common/resource_type_proto.h"
 #include "common/status_macros.h"
 #include "common/zoo.h"
 #include "spdlog/spdlog.h"
@@ -381,6 +382,11 @@ absl::StatusOr<v1::JobSpec> JobManager::Resolve(const v1::JobSpec& input) const 
   if (spec.binary_threshold() == 0) spec.set_binary_threshold(16);
   if (spec.channel_step() < 0) return Invalid("channel_step", "must be positive");
   if (spec.channel_step() == 0) spec.set_channel_step(8);
+  if (!spec.has_certify_tolerance()) spec.set_certify_tolerance(0.03);
+  if (!(spec.certify_tolerance() >= 0 && spec.certify_tolerance() < 0.5)) {
+    return Invalid("certify_tolerance",
+                   absl::StrCat(spec.certify_tolerance(), " is not in [0, 0.5)"));
+  }
 
   if (!spec.has_uniform_baseline()) spec.set_uniform_baseline(true);
   if (spec.budget_metric() == v1::BUDGET_METRIC_UNSPECIFIED) {
@@ -436,7 +442,9 @@ absl::StatusOr<std::unique_ptr<JobManager::Running>> JobManager::Prepare(const v
   auto running = std::make_unique<Running>();
   const v1::JobSpec& spec = job.spec();
   common::ResourceModel* resources = nullptr;
-  if (spec.resource_type() == v1::RESOURCE_TYPE_LATENCY) {
+  NETADAPT_ASSIGN_OR_RETURN(const common::ResourceType resource_type,
+                            common::ResourceTypeFromProto(spec.resource_type()));
+  if (resource_type == common::ResourceType::kLatency) {
     common::LatencyTable table;
     if (spec.lut_digest().empty() && spec.lut_mode() == v1::LUT_MODE_MEASURE) {
       running->oracle = shared_oracle_.get();
@@ -472,9 +480,7 @@ absl::StatusOr<std::unique_ptr<JobManager::Running>> JobManager::Prepare(const v
       resources = running->waiting_model.get();
     }
   } else {
-    running->analytic = std::make_unique<common::AnalyticResourceModel>(
-        spec.resource_type() == v1::RESOURCE_TYPE_FLOPS ? common::ResourceType::kFlops
-                                                        : common::ResourceType::kWeights);
+    running->analytic = std::make_unique<common::AnalyticResourceModel>(resource_type);
     resources = running->analytic.get();
   }
   JobRunnerOptions options = options_;

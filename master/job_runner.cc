@@ -424,6 +424,9 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
                     task.set_search(spec_.search());
                     task.set_binary_threshold(spec_.binary_threshold());
                     task.set_channel_step(spec_.channel_step());
+                    if (spec_.has_certify_tolerance()) {
+                      task.set_certify_tolerance(spec_.certify_tolerance());
+                    }
                     record_.SetProposal(b, [&](v1::Proposal& p) { p.set_worker(attempt.slot.worker); }, false);
                     return tasks_.Simplify(attempt.slot, task, nullptr, attempt.cancellation);
                   });

@@ -30,6 +30,7 @@
 #include "common/network_blocks.h"
 #include "common/network_def_json.h"
 #include "common/resource_model.h"
+#include "common/resource_type_proto.h"
 #include "common/sha256.h"
 #include "common/status_macros.h"
 #include "common/torch/checkpoint.h"
@@ -107,14 +108,6 @@ void Report(const TaskContext& context, int64_t step, int64_t total, std::string
   progress.set_total_steps(total);
   progress.set_message(std::move(message));
   context.on_progress(progress);
-}
-
-std::vector<int32_t> Widths(const common::NetworkDef& network) {
-  std::vector<int32_t> widths;
-  for (const common::Layer& layer : network.layers) {
-    if (layer.IsWeighted()) widths.push_back(layer.out_channels);
-  }
-  return widths;
 }
 
 // LATENCY from the master's LUT for one task. Answers are cached for the task's
@@ -468,29 +461,18 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Simplify(const v1::SimplifyTask& ta
   Report(context, 1, kSteps, absl::StrCat("searching block ", task.block()));
   std::unique_ptr<common::ResourceModel> resource_model;
   MasterLatencyModel* latency_model = nullptr;
-  switch (task.resource_type()) {
-    case v1::RESOURCE_TYPE_FLOPS:
-      resource_model =
-          std::make_unique<common::AnalyticResourceModel>(common::ResourceType::kFlops);
-      break;
-    case v1::RESOURCE_TYPE_WEIGHTS:
-      resource_model =
-          std::make_unique<common::AnalyticResourceModel>(common::ResourceType::kWeights);
-      break;
-    case v1::RESOURCE_TYPE_UNSPECIFIED:
-    case v1::RESOURCE_TYPE_LATENCY: {
-      if (task.header().job().empty()) {
-        return absl::InvalidArgumentError("header.job: required for LATENCY (LookupLatency)");
-      }
-      auto latency = std::make_unique<MasterLatencyModel>(master_, task.header().job(),
-                                                          options_.max_lookup_shapes);
-      latency_model = latency.get();
-      resource_model = std::move(latency);
-      break;
+  NETADAPT_ASSIGN_OR_RETURN(const common::ResourceType resource_type,
+                            common::ResourceTypeFromProto(task.resource_type()));
+  if (resource_type == common::ResourceType::kLatency) {
+    if (task.header().job().empty()) {
+      return absl::InvalidArgumentError("header.job: required for LATENCY (LookupLatency)");
     }
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("resource_type: unknown value ", task.resource_type()));
+    auto latency = std::make_unique<MasterLatencyModel>(master_, task.header().job(),
+                                                        options_.max_lookup_shapes);
+    latency_model = latency.get();
+    resource_model = std::move(latency);
+  } else {
+    resource_model = std::make_unique<common::AnalyticResourceModel>(resource_type);
   }
   // A measured LUT: ask the device only for what certifies the answer (issue 15); each
   // measurement costs the profiler agent 10 ms to a second, a round trip milliseconds. The
@@ -502,7 +484,10 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Simplify(const v1::SimplifyTask& ta
       NETADAPT_ASSIGN_OR_RETURN(certified, common::CertifiedSimplifyBlock(
                                                search, task.block(), task.target_resource(),
                                                *latency_model,
-                                               common::CertifyOptions{options_.latency_tolerance}));
+                                               common::CertifyOptions{
+                                                   task.has_certify_tolerance()
+                                                       ? task.certify_tolerance()
+                                                       : options_.latency_tolerance}));
     }
   }
   if (latency_model != nullptr && !certified) {
@@ -533,7 +518,7 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Simplify(const v1::SimplifyTask& ta
   result.set_width(found.width);
   result.set_resource(found.resource);
   result.set_meets_target(found.meets_target);
-  for (int32_t width : Widths(pruned.model.def())) result.add_widths(width);
+  for (int32_t width : common::Widths(pruned.model.def())) result.add_widths(width);
   Log()->info("[{}] width {} resource {:.6g} (target {:.6g}{}){}", name, found.width,
               found.resource, task.target_resource(), found.meets_target ? "" : ", NOT met",
               latency_model == nullptr ? ""
@@ -590,7 +575,7 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::PruneToWidths(const v1::SimplifyTas
   v1::TaskResult result;
   result.set_model_digest(digest);
   result.set_meets_target(true);
-  for (int32_t width : Widths(model.def())) result.add_widths(width);
+  for (int32_t width : common::Widths(model.def())) result.add_widths(width);
   Log()->info("[{}] pruned to {}", name, common::WidthsString(model.def()));
   return result;
 }
@@ -680,7 +665,7 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Train(const v1::TaskHeader& header,
   result.set_loss(summary->final_loss);
   result.set_examples(summary->examples);
   result.set_seconds(summary->seconds);
-  for (int32_t width : Widths(model.def())) result.add_widths(width);
+  for (int32_t width : common::Widths(model.def())) result.add_widths(width);
   Log()->info("[{}] {} steps, loss {:.4f}, {:.0f} examples/s", name, summary->steps,
               summary->final_loss, summary->examples_per_second);
   if (summary->skipped > 0) {
@@ -750,7 +735,7 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Pretrain(const v1::PretrainTask& ta
     NETADAPT_ASSIGN_OR_RETURN(const std::string digest, Put(bytes));
     v1::TaskResult result;
     result.set_model_digest(digest);
-    for (int32_t width : Widths(model->def())) result.add_widths(width);
+    for (int32_t width : common::Widths(model->def())) result.add_widths(width);
     return result;
   }
   return Train(task.header(), task.training(), *model, context);
@@ -821,7 +806,7 @@ absl::StatusOr<v1::TaskResult> TaskExecutor::Evaluate(const v1::EvaluateTask& ta
   result.set_loss(evaluated->loss);
   result.set_examples(evaluated->total);
   result.set_seconds(evaluated->seconds);
-  for (int32_t width : Widths(model.def())) result.add_widths(width);
+  for (int32_t width : common::Widths(model.def())) result.add_widths(width);
   Log()->info("[{}] accuracy {:.4f} loss {:.4f} on {} images", name, evaluated->accuracy,
               evaluated->loss, evaluated->total);
   if (evaluated->skipped > 0) {

@@ -500,6 +500,21 @@ TEST(SpecBuilderTest, UniformBaselineAndBudgetMetricFlags) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--budget-metric")));
 }
 
+TEST(SpecBuilderTest, CertifyToleranceFlag) {
+  SpecFlags flags;
+  flags.model = "alexnet";
+  flags.dataset = "synthetic:classes=10,shape=3x32x32";
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::JobSpec spec, BuildJobSpec(flags, "", "", JobKind::kAdapt));
+  EXPECT_FALSE(spec.has_certify_tolerance());  // the master's default
+  flags.certify_tolerance = 0;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(spec, BuildJobSpec(flags, "", "", JobKind::kAdapt));
+  EXPECT_TRUE(spec.has_certify_tolerance());
+  EXPECT_EQ(spec.certify_tolerance(), 0);
+  flags.certify_tolerance = -0.1;
+  EXPECT_THAT(BuildJobSpec(flags, "", "", JobKind::kAdapt).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--certify-tolerance")));
+}
+
 TEST(SpecBuilderTest, FlagsOverrideTheSpecFile) {
   SpecFlags flags;
   flags.max_iters = 7;

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <tuple>
 
@@ -87,6 +88,12 @@ class FakeTasks final : public TaskRunner {
     return asked_;
   }
 
+  // The certify_tolerance of every searching Simplify task (-1: unset).
+  std::set<double> CertifyTolerances() {
+    absl::MutexLock lock(&mu_);
+    return certify_tolerances_;
+  }
+
   // How many times each task ran, by (job, iteration, block, kind).
   using Key = std::tuple<std::string, int, int, std::string>;
   int Calls(const std::string& job, int iteration, int block, const std::string& kind) {
@@ -110,6 +117,9 @@ class FakeTasks final : public TaskRunner {
     Count(task.header(), "simplify");
     {
       absl::MutexLock lock(&mu_);
+      if (task.block_widths_size() == 0) {
+        certify_tolerances_.insert(task.has_certify_tolerance() ? task.certify_tolerance() : -1);
+      }
       if (failures_[task.block()]++ < simplify_failures_per_block) {
         return absl::DeadlineExceededError("the worker stalled");
       }
@@ -241,6 +251,7 @@ class FakeTasks final : public TaskRunner {
   std::map<int, int> failures_;
   std::map<Key, int> calls_;
   std::vector<std::string> attempt_ids_;
+  std::set<double> certify_tolerances_ ABSL_GUARDED_BY(mu_);
   std::vector<Asked> asked_;
   std::vector<int32_t> seed_widths_;
 };
@@ -763,6 +774,24 @@ TEST_F(JobRunnerTest, ShutdownLeavesTheJobRunning) {
   manager_.reset();
   NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job stopped, store_->Get(created.name()));
   EXPECT_EQ(stopped.state(), v1::Job::RUNNING);
+}
+
+// The certified search's tolerance reaches every Simplify task: the default, or the spec's.
+TEST_F(JobRunnerTest, SimplifyTasksCarryTheCertifyTolerance) {
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job by_default, manager_->Create(Spec(), "default"));
+  EXPECT_EQ(by_default.spec().certify_tolerance(), 0.03);
+  ASSERT_EQ(WaitForEnd(by_default.name()).state(), v1::Job::SUCCEEDED);
+  EXPECT_THAT(tasks_.CertifyTolerances(), ElementsAre(0.03));
+  v1::JobSpec spec = Spec();
+  spec.set_certify_tolerance(0);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job zero, manager_->Create(spec, "zero"));
+  ASSERT_EQ(WaitForEnd(zero.name()).state(), v1::Job::SUCCEEDED);
+  EXPECT_THAT(tasks_.CertifyTolerances(), ElementsAre(0, 0.03));
+  spec.set_certify_tolerance(0.5);
+  EXPECT_THAT(manager_->Create(spec, "").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("spec.certify_tolerance"),
+                                        HasSubstr("0.5 is not in [0, 0.5)"))));
 }
 
 TEST_F(JobRunnerTest, BadSpecsNameTheField) {
