@@ -79,8 +79,23 @@ def binary_flags(binary):
                 names.add(part.strip().lstrip("-"))
         return names
     flags = set(re.findall(r"ABSL_FLAG\(\s*[\w:]+\s*,\s*(\w+)", text))
+    if "NETADAPT_SERVER_FLAGS(" in text:
+        # The servers' shared flags, defined by the macro of common/rpc/server_flags.h.
+        flags |= set(re.findall(r"ABSL_FLAG\(\s*[\w:]+\s*,\s*(\w+)", server_flags_macro()))
     # absl's built-in flags.
     return flags | {"help", "helpfull", "flagfile", "fromenv", "tryfromenv"}
+
+
+def server_flags_macro():
+    """The body of common/rpc/server_flags.h's NETADAPT_SERVER_FLAGS macro."""
+    text = read("common/rpc/server_flags.h")
+    start = text.index("#define NETADAPT_SERVER_FLAGS(")
+    body = []
+    for line in text[start:].splitlines():
+        body.append(line)
+        if not line.rstrip().endswith("\\"):
+            break
+    return "\n".join(body)
 
 
 def cli_commands():
@@ -89,7 +104,9 @@ def cli_commands():
 
 def port_default(binary):
     folder, main = BINARIES[binary]
-    m = re.search(r"ABSL_FLAG\(\s*int\s*,\s*port\s*,\s*(\d+)", read(f"{folder}/{main}"))
+    text = read(f"{folder}/{main}")
+    m = re.search(r"ABSL_FLAG\(\s*int\s*,\s*port\s*,\s*(\d+)", text) or re.search(
+        r"NETADAPT_SERVER_FLAGS\(\s*(\d+)", text)
     return int(m.group(1)) if m else None
 
 
