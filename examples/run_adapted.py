@@ -6,9 +6,9 @@ ResidualCNN from the ONNX file `netadapt export --format onnx` wrote.
 
 Prints the model's widths, its parameter count and its accuracy on DIR/test (or DIR/val), read
 as `imagefolder:DIR,channels=1,mean=0.286,std=0.353,random_resized_crop=0` evaluates it.
---check also runs the ONNX graph itself on the first 16 images with tests/torch/onnx_reference.py
-(the ONNX checker, then a NumPy evaluator of the graph: Debian has no ONNX runtime) and fails
-unless the PyTorch model's logits match within 1e-4.
+--check also runs the ONNX graph itself on the first 16 images with
+tests/common/torch/onnx_reference.py (the ONNX checker, then a NumPy evaluator of the graph:
+Debian has no ONNX runtime) and fails unless the PyTorch model's logits match within 1e-4.
 
 The rebuild is all in two lines, since the exporter names the ONNX weights by the module's
 state_dict names and the adapted widths are the weights' shapes:

@@ -18,7 +18,7 @@
 #      0.5 --budget-metric measured`;
 #   5. `netadapt export --format onnx`, then the adapted network rebuilt in PyTorch from that
 #      file (examples/run_adapted.py: ResidualCNN.from_state_dict), its logits checked against
-#      the ONNX graph itself (tests/torch/onnx_reference.py, NumPy), its accuracy measured;
+#      the ONNX graph itself (tests/common/torch/onnx_reference.py, NumPy), its accuracy measured;
 #   6. a table, seed vs adapted vs the job's uniform baseline (the seed thinned by one width
 #      multiplier to the adapted network's latency, trained alike) vs the seed trained alike:
 #      measured latency, test accuracy (the job's, LibTorch; and for seed and adapted, PyTorch's

@@ -1,4 +1,4 @@
-// The torch-free checkpoint reader and writer. (tests/torch/onnx_export_torch_test.cc checks
+// The torch-free checkpoint reader and writer. (tests/common/torch/onnx_export_torch_test.cc checks
 // that it reads and writes exactly the bytes of engine::SerializeCheckpoint.)
 #include "common/checkpoint_format.h"
 

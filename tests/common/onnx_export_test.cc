@@ -2,7 +2,7 @@
 // and graph networks (residual adds of two and three inputs, a concat, a squeeze-excite gate),
 // the refusals, and validity under the ONNX checker (C++ libonnx here; Python's onnx.checker
 // with full_check when /usr/bin/python3 has onnx). Numbers are compared with
-// LibTorch's forward in tests/torch/onnx_export_torch_test.cc.
+// LibTorch's forward in tests/common/torch/onnx_export_torch_test.cc.
 #include "common/onnx_export.h"
 
 #include <gmock/gmock.h>

@@ -3,7 +3,7 @@
 // graphs our exporter writes: export(import(export(x))) gives the same graph bytes. Every op
 // and form of onnx_import.h, and every refusal, which must name the node and its op type.
 // Numbers against PyTorch (real torchvision exports) are in
-// tests/torch/onnx_import_torch_test.cc.
+// tests/common/torch/onnx_import_torch_test.cc.
 #include "common/onnx_import.h"
 
 #include <gmock/gmock.h>

@@ -3,8 +3,8 @@
 // Debian's python3-torch at test time (random weights, batchnorm kept), `netadapt import`,
 // `netadapt submit --onnx` on an image folder of PNG and JPEG files written here, adapted to
 // half its latency, exported back to ONNX by `netadapt export`. The ONNX file passes the checker,
-// and its output (NumPy reference, tests/torch/onnx_reference.py) and that of the PyTorch module
-// rebuilt from it (ResidualCNN.from_state_dict) match our LibTorch forward of the final
+// and its output (NumPy reference, tests/common/torch/onnx_reference.py) and that of the PyTorch
+// module rebuilt from it (ResidualCNN.from_state_dict) match our LibTorch forward of the final
 // checkpoint. scripts/own-model-demo.sh is the same path at full size.
 //
 // LibTorch's forward runs through engine::Infer, so the test includes no ATen header. About

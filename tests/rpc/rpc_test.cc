@@ -22,7 +22,7 @@
 #include "common/rpc/server.h"
 #include "profiler-agent/profiler.h"
 #include "profiler-agent/profiler_service.h"
-#include "tests/profiler/fake_runner.h"
+#include "tests/profiler-agent/fake_runner.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::rpc {

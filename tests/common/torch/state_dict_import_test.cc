@@ -1,4 +1,4 @@
-// Imports files written by real PyTorch (tests/torch/make_state_dicts.py, run here with the
+// Imports files written by real PyTorch (tests/common/torch/make_state_dicts.py, run here with the
 // Python CMake names in NETADAPT_TORCH_PYTHON) and checks our forward pass against PyTorch's.
 #include "common/torch/state_dict_import.h"
 
@@ -23,7 +23,7 @@
 #include "common/status_macros.h"
 #include "common/torch/internal/model_state.h"
 #include "common/zoo.h"
-#include "tests/torch/float_file.h"
+#include "tests/common/torch/float_file.h"
 #include "tests/testing/python_outputs.h"
 #include "tests/testing/status_matchers.h"
 

@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "tests/profiler/fake_runner.h"
+#include "tests/profiler-agent/fake_runner.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::common {

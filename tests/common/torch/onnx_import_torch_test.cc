@@ -1,7 +1,7 @@
 // ONNX import against PyTorch: models that torch.onnx.export (Debian's python3-torch 1.13)
 // writes, random-init torchvision resnet18, mobilenet_v2 and mobilenet_v3_small with
 // batchnorm kept and folded, and a module of the other forms exporters write
-// (tests/torch/make_onnx_models.py), import into networks whose LibTorch forward
+// (tests/common/torch/make_onnx_models.py), import into networks whose LibTorch forward
 // (internal::Forward, as a worker runs it) gives PyTorch's logits; the imported network
 // exported back with ExportOnnx passes the ONNX checker (full_check) and, evaluated by
 // onnx_reference.py (NumPy over the ONNX operator specifications), gives them too.
@@ -33,7 +33,7 @@
 #include "common/torch/internal/model_state.h"
 #include "tests/testing/python_outputs.h"
 #include "tests/testing/status_matchers.h"
-#include "tests/torch/float_file.h"
+#include "tests/common/torch/float_file.h"
 
 namespace netadapt::engine {
 namespace {

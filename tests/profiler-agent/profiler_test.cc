@@ -8,7 +8,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "common/zoo.h"
-#include "tests/profiler/fake_runner.h"
+#include "tests/profiler-agent/fake_runner.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::profiler {

@@ -1,6 +1,6 @@
 // The zoo's torchvision models against torchvision itself: state_dicts of torchvision's own
-// modules (tests/torch/make_torchvision_state_dicts.py, run with NETADAPT_TORCH_PYTHON) import
-// into our definitions unchanged, and our forward pass gives torchvision's logits.
+// modules (tests/common/torch/make_torchvision_state_dicts.py, run with NETADAPT_TORCH_PYTHON)
+// import into our definitions unchanged, and our forward pass gives torchvision's logits.
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/abs.h>
 #include <ATen/ops/from_blob.h>
@@ -19,7 +19,7 @@
 #include "common/torch/internal/model_state.h"
 #include "common/torch/state_dict_import.h"
 #include "common/zoo.h"
-#include "tests/torch/float_file.h"
+#include "tests/common/torch/float_file.h"
 #include "tests/testing/python_outputs.h"
 #include "tests/testing/status_matchers.h"
 
