@@ -505,12 +505,14 @@ bool IsGraph(const NetworkDef& network) {
 
 absl::Status Validate(const NetworkDef& network) { return InferShapes(network).status(); }
 
-std::string WidthsString(const NetworkDef& network) {
-  std::vector<int> widths;
+std::vector<int32_t> Widths(const NetworkDef& network) {
+  std::vector<int32_t> widths;
   for (const Layer& layer : network.layers) {
     if (layer.IsWeighted()) widths.push_back(layer.out_channels);
   }
-  return absl::StrJoin(widths, " ");
+  return widths;
 }
+
+std::string WidthsString(const NetworkDef& network) { return absl::StrJoin(Widths(network), " "); }
 
 }  // namespace netadapt::common

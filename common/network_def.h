@@ -171,6 +171,9 @@ bool IsGraph(const NetworkDef& network);
 // InferShapes, for callers that only need the verdict.
 absl::Status Validate(const NetworkDef& network);
 
+// The output widths of the conv and linear layers, in order: what a ModelResult's widths hold.
+std::vector<int32_t> Widths(const NetworkDef& network);
+
 // The output widths of the weighted layers, e.g. "64 192 384 256 256 4096 4096 10".
 std::string WidthsString(const NetworkDef& network);
 

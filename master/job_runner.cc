@@ -33,21 +33,13 @@ bool IsFinished(const v1::Proposal& p) {
 
 }  // namespace
 
-std::vector<int32_t> Widths(const common::NetworkDef& network) {
-  std::vector<int32_t> widths;
-  for (const common::Layer& layer : network.layers) {
-    if (layer.IsWeighted()) widths.push_back(layer.out_channels);
-  }
-  return widths;
-}
-
 v1::ModelResult JobRunner::Result(const std::string& digest, const common::NetworkDef& network,
                                   double resource, double accuracy, bool measure) {
   v1::ModelResult result;
   result.set_model_digest(digest);
   result.set_resource(resource);
   result.set_accuracy(accuracy);
-  for (int32_t width : Widths(network)) result.add_widths(width);
+  for (int32_t width : common::Widths(network)) result.add_widths(width);
   common::AnalyticResourceModel weights(common::ResourceType::kWeights);
   common::AnalyticResourceModel macs(common::ResourceType::kFlops);
   const common::CostContext context;

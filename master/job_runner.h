@@ -126,8 +126,8 @@ class JobRunner {
   JobRecord record_;
 };
 
-// The output widths of the conv and linear layers of `network`, in order.
-std::vector<int32_t> Widths(const common::NetworkDef& network);
+// Defined in common/network_def.h; named here too for the callers that write master::Widths.
+using common::Widths;
 
 // The original implementation's rule for the best proposal: the smallest
 // (acc_prev - acc + 1e-6) / (resource_prev - resource + 1e-5) among proposals whose resource

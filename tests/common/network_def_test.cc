@@ -374,6 +374,11 @@ TEST(WidthsStringTest, ListsWeightedLayerWidthsInOrder) {
   EXPECT_EQ(WidthsString(NetworkDef{}), "");
 }
 
+TEST(WidthsTest, ListsWeightedLayerWidthsInOrder) {
+  EXPECT_THAT(Widths(EveryOpNetwork()), ElementsAre(8, 16, 10));
+  EXPECT_THAT(Widths(NetworkDef{}), ::testing::IsEmpty());
+}
+
 TEST(LayerTest, IsDepthwise) {
   EXPECT_TRUE(Layer::Conv2d("dw", 8, 8, {3, 3}, {1, 1}, {1, 1}, 8).IsDepthwise());
   // Ordinary and grouped convs are not depthwise.

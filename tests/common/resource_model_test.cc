@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/layer_shape.h"
+#include "common/resource_type_proto.h"
 #include "common/zoo.h"
 #include "tests/testing/status_matchers.h"
 
@@ -238,6 +239,21 @@ TEST(CostedLayersTest, RejectsInvalidNetwork) {
   NetworkDef net;
   net.input = {3, 8, 8};
   EXPECT_THAT(CostedLayers(net, CostContext{}), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// The master and the worker share this mapping; UNSPECIFIED is the proto's default, LATENCY.
+TEST(ResourceTypeFromProtoTest, MapsEveryValueAndRefusesUnknownOnes) {
+  const auto type = [](v1::ResourceType proto) {
+    absl::StatusOr<ResourceType> type = ResourceTypeFromProto(proto);
+    EXPECT_THAT(type, IsOk());
+    return type.value_or(ResourceType::kLatency);
+  };
+  EXPECT_EQ(type(v1::RESOURCE_TYPE_UNSPECIFIED), ResourceType::kLatency);
+  EXPECT_EQ(type(v1::RESOURCE_TYPE_LATENCY), ResourceType::kLatency);
+  EXPECT_EQ(type(v1::RESOURCE_TYPE_FLOPS), ResourceType::kFlops);
+  EXPECT_EQ(type(v1::RESOURCE_TYPE_WEIGHTS), ResourceType::kWeights);
+  EXPECT_THAT(ResourceTypeFromProto(static_cast<v1::ResourceType>(42)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("resource_type")));
 }
 
 }  // namespace
