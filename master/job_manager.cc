@@ -65,15 +65,17 @@ absl::StatusOr<DatasetShape> ShapeOf(const common::DatasetSpec& spec) {
   return absl::InternalError("unknown dataset kind");
 }
 
-// Drops the entries of `table` whose spread (p90/p10) exceeds the re-measure threshold: a
-// saved LUT may hold entries measured while other work shared the device (before
-// re-measuring existed, or where every round was noisy). Dropped, they are measured again when
-// a job needs them, with re-measuring; bare numbers (no statistics) are kept. Returns how many.
+// Drops the entries of `table` that cannot be trusted: those whose spread (p90/p10) exceeds
+// the re-measure threshold (measured while other work shared the device, where every round was
+// noisy) and bare numbers without statistics (saved by a master older than issue 15, which
+// kept the median only: nothing tells a clean one from one measured 6x too high beside a
+// training worker, as the demo's table of 2026-12-06 was). Dropped, they are measured again
+// when a job needs them, with re-measuring. Returns how many.
 int DropWideEntries(common::LatencyTable& table) {
   std::vector<common::LayerShape> wide;
   table.ForEach([&](const common::LayerShape& shape, const common::LatencyStats& stats) {
     const std::optional<double> spread = stats.Spread();
-    if (spread && *spread > common::RemeasurePolicy::kDefaultMaxSpread) wide.push_back(shape);
+    if (!spread || *spread > common::RemeasurePolicy::kDefaultMaxSpread) wide.push_back(shape);
   });
   for (const common::LayerShape& shape : wide) table.Erase(shape);
   return static_cast<int>(wide.size());
@@ -94,8 +96,9 @@ common::LatencyTable LoadSharedLut(const std::string& path,
     return empty;
   }
   if (const int dropped = DropWideEntries(*loaded); dropped > 0) {
-    log->info("the saved LUT {}: {} entries with p90/p10 above {:.2f} dropped; measured again "
-              "when a job needs them", path, dropped, common::RemeasurePolicy::kDefaultMaxSpread);
+    log->info("the saved LUT {}: {} entries without statistics or with p90/p10 above {:.2f} "
+              "dropped; measured again when a job needs them",
+              path, dropped, common::RemeasurePolicy::kDefaultMaxSpread);
   }
   if (!device) {
     log->warn("using the saved LUT {} unchecked: the profiler agent did not describe its device "
