@@ -77,7 +77,8 @@ bool StoppingRule::Add(double sample_ms) {
 }
 
 absl::StatusOr<LatencyStats> MeasureLatency(TimedRunner& runner, const MeasureOptions& options,
-                                            const std::function<bool()>& cancelled) {
+                                            const std::function<bool()>& cancelled,
+                                            const std::function<int64_t()>& preemptions) {
   auto is_cancelled = [&cancelled] { return cancelled && cancelled(); };
   for (int i = 0; i < options.warmup_runs; ++i) {
     if (is_cancelled()) return absl::CancelledError("measurement cancelled");
@@ -85,10 +86,19 @@ absl::StatusOr<LatencyStats> MeasureLatency(TimedRunner& runner, const MeasureOp
     if (!elapsed.ok()) return elapsed.status();
   }
   StoppingRule rule(options);
+  int discarded = 0;
+  double discarded_ms = 0;
   while (true) {
     if (is_cancelled()) return absl::CancelledError("measurement cancelled");
+    const int64_t before = preemptions ? preemptions() : 0;
     absl::StatusOr<double> elapsed = runner.RunOnceMs();
     if (!elapsed.ok()) return elapsed.status();
+    if (preemptions && preemptions() != before && discarded < 3 * options.max_runs &&
+        discarded_ms < options.max_time_ms) {
+      ++discarded;
+      discarded_ms += *elapsed;
+      continue;
+    }
     if (rule.Add(*elapsed)) break;
   }
   return ComputeLatencyStats(rule.samples());

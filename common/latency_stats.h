@@ -142,7 +142,13 @@ class RunnerFactory {
 // Times `runner`: options.warmup_runs untimed runs, then timed runs until `StoppingRule`
 // says stop. Cancelled as soon as `cancelled` (when given) returns true, which is checked
 // before every run; a runner error is returned as is.
+// `preemptions`, when given, counts the times the measuring process lost its CPU
+// (getrusage's involuntary context switches): a run during which it grew is discarded, since
+// its wall time includes time spent off the CPU, not on the device's work (a 5 us conv timed
+// at 10 ms beside a compiler, CI 2026-12-06). Discarding stops after 3 x max_runs runs or
+// max_time_ms of discarded time, so a device that is always preempted is still measured.
 absl::StatusOr<LatencyStats> MeasureLatency(TimedRunner& runner, const MeasureOptions& options,
-                                            const std::function<bool()>& cancelled = {});
+                                            const std::function<bool()>& cancelled = {},
+                                            const std::function<int64_t()>& preemptions = {});
 
 }  // namespace netadapt::common

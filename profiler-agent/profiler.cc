@@ -242,7 +242,8 @@ bool Profiler::Step(Job& job) {
     absl::StatusOr<std::unique_ptr<common::TimedRunner>> runner =
         factory_->ForNetwork(*job.network, job.batch);
     absl::StatusOr<LatencyStats> stats =
-        runner.ok() ? common::MeasureLatency(**runner, job.options, cancelled) : runner.status();
+        runner.ok() ? common::MeasureLatency(**runner, job.options, cancelled, InvoluntarySwitches)
+                    : runner.status();
     if (stats.ok()) {
       log->info("network {} batch {}: median {:.3f} ms over {} runs", job.network->name, job.batch,
                 stats->median_ms, stats->samples);
@@ -269,7 +270,8 @@ bool Profiler::Step(Job& job) {
     common::MeasurementConditions conditions = HostLoadNow();
     const int64_t switches = InvoluntarySwitches();
     absl::StatusOr<LatencyStats> stats =
-        runner.ok() ? common::MeasureLatency(**runner, job.options, cancelled) : runner.status();
+        runner.ok() ? common::MeasureLatency(**runner, job.options, cancelled, InvoluntarySwitches)
+                    : runner.status();
     if (stats.ok()) {
       conditions.involuntary_switches = InvoluntarySwitches() - switches;
       stats->conditions = conditions;

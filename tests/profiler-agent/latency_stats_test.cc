@@ -124,6 +124,38 @@ TEST(MeasureLatencyTest, CancelStopsBeforeTheNextRun) {
   EXPECT_EQ(runner.runs(), 5);
 }
 
+// Runs during which the process lost its CPU are discarded: every third run is preempted and
+// 100x slower, and none of them reaches the statistics.
+TEST(MeasureLatencyTest, PreemptedRunsAreDiscarded) {
+  int64_t switches = 0;
+  FakeRunner runner([](int run) { return run >= 2 && run % 3 == 0 ? 100.0 : 1.0; },
+                    [&switches](int run) {
+                      if (run >= 2 && run % 3 == 0) ++switches;
+                    });
+  NETADAPT_ASSERT_OK_AND_ASSIGN(
+      LatencyStats stats,
+      MeasureLatency(runner, Options(9, 50, 0.01, 1e9), {}, [&switches] { return switches; }));
+  EXPECT_EQ(stats.samples, 9);
+  EXPECT_EQ(stats.p90_ms, 1.0);
+  EXPECT_GT(runner.runs(), 2 + 9);  // the preempted runs were run, then left out
+
+  // Without the counter they are kept.
+  FakeRunner again([](int run) { return run >= 2 && run % 3 == 0 ? 100.0 : 1.0; });
+  NETADAPT_ASSERT_OK_AND_ASSIGN(stats, MeasureLatency(again, Options(9, 50, 0.01, 1e9)));
+  EXPECT_EQ(stats.p90_ms, 100.0);
+}
+
+// A device preempted on every run is still measured: discarding stops at 3 x max_runs.
+TEST(MeasureLatencyTest, AlwaysPreemptedStillEnds) {
+  int64_t switches = 0;
+  FakeRunner runner([](int) { return 2.0; }, [&switches](int) { ++switches; });
+  NETADAPT_ASSERT_OK_AND_ASSIGN(
+      LatencyStats stats,
+      MeasureLatency(runner, Options(5, 10, 0.01, 1e9), {}, [&switches] { return switches; }));
+  EXPECT_EQ(stats.median_ms, 2.0);
+  EXPECT_EQ(runner.runs(), 2 + 30 + 5);  // warm-up, 3 x max_runs discarded, then min_runs
+}
+
 TEST(MeasureLatencyTest, RunnerErrorsPropagate) {
   class Failing final : public TimedRunner {
     absl::StatusOr<double> RunOnceMs() override { return absl::InternalError("boom"); }
