@@ -571,8 +571,9 @@ absl::StatusOr<v1::Job> JobManager::Cancel(absl::string_view name) {
   return store_.Get(name);
 }
 
-absl::StatusOr<std::vector<double>> JobManager::LookupLatency(
-    absl::string_view job, const std::vector<common::LayerShape>& shapes) {
+absl::StatusOr<std::vector<double>> JobManager::WithLatencyJob(
+    absl::string_view job,
+    const std::function<absl::StatusOr<std::vector<double>>(Running&)>& use) {
   // Entries of running_ live until Shutdown, which waits for the lookups in flight.
   Running* running = nullptr;
   {
@@ -598,41 +599,26 @@ absl::StatusOr<std::vector<double>> JobManager::LookupLatency(
   if (running->oracle == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("job: ", job, " does not use latency"));
   }
-  return Lookup(std::string(job), *running, shapes);
+  return use(*running);
+}
+
+absl::StatusOr<std::vector<double>> JobManager::LookupLatency(
+    absl::string_view job, const std::vector<common::LayerShape>& shapes) {
+  return WithLatencyJob(job, [&](Running& running) {
+    return Lookup(std::string(job), running, shapes);
+  });
 }
 
 absl::StatusOr<std::vector<double>> JobManager::EstimateLatency(
     absl::string_view job, const std::vector<common::LayerShape>& shapes) {
-  // As LookupLatency: Shutdown frees running_'s entries only after the lookups in flight.
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_) return ShuttingDown();
-    ++lookups_in_flight_;
-  }
-  struct InFlight {
-    JobManager* manager;
-    ~InFlight() {
-      absl::MutexLock lock(&manager->mu_);
-      --manager->lookups_in_flight_;
-    }
-  } in_flight{this};
-  Running* running = nullptr;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = running_.find(std::string(job));
-    if (it == running_.end()) {
-      return absl::NotFoundError(absl::StrCat("job: ", job, " is not running on this master"));
-    }
-    running = it->second.get();
-  }
-  if (running->oracle == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat("job: ", job, " does not use latency"));
-  }
-  if (!running->measures) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("job: ", job, " interpolates its LUT: nothing is measured to estimate from"));
-  }
-  return running->oracle->Estimate(shapes);
+  return WithLatencyJob(
+      job, [&](Running& running) -> absl::StatusOr<std::vector<double>> {
+        if (!running.measures) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "job: ", job, " interpolates its LUT: nothing is measured to estimate from"));
+        }
+        return running.oracle->Estimate(shapes);
+      });
 }
 
 absl::StatusOr<std::vector<double>> JobManager::Lookup(

@@ -115,6 +115,13 @@ class JobManager {
   // Adds one lookup's counts to `job`'s measurements, in all and for its current iteration
   // (in memory: they reach disk with the runner's next persisted change).
   void RecordLookup(const std::string& job, const LatencyOracle::LookupCounts& counts);
+  // `use` on the running LATENCY job `job`, counted among the lookups in flight (Shutdown
+  // frees running_'s entries only after them). NotFound for a job not running here,
+  // FailedPrecondition for one without latencies, Unavailable while shutting down.
+  absl::StatusOr<std::vector<double>> WithLatencyJob(
+      absl::string_view job,
+      const std::function<absl::StatusOr<std::vector<double>>(Running&)>& use)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // `running`'s oracle lookup, waiting for the profiler when the job measures.
   absl::StatusOr<std::vector<double>> Lookup(const std::string& job, Running& running,
                                              const std::vector<common::LayerShape>& shapes)
