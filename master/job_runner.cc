@@ -16,6 +16,7 @@
 #include "common/status_macros.h"
 #include "common/uniform_thinning.h"
 #include "common/logging.h"
+#include "master/proposal_pipeline.h"
 #include "spdlog/spdlog.h"
 
 namespace netadapt::master {
@@ -381,127 +382,22 @@ absl::Status JobRunner::Iterate(Current& current, int iteration,
                                              " finished)"));
 
   // One thread per block: each waits for free workers, so the pool decides the parallelism.
+  const ProposalPipeline pipeline(
+      spec_, record_, tasks_, cancellation_, options_.progress_interval,
+      ProposalJob{[this](const std::string& kind, const std::string& what,
+                         const TaskFunction& task) { return RunTask(kind, what, task); },
+                  [this](int iteration, int block, const std::string& kind,
+                         const Attempt& attempt) {
+                    return Header(iteration, block, kind, attempt);
+                  },
+                  [this](const std::string& digest, int64_t steps, int epochs) {
+                    return TrainingTask(digest, steps, epochs);
+                  }});
   std::vector<std::thread> threads;
   for (int b = 0; b < static_cast<int>(blocks.size()); ++b) {
     if (finished[b]) continue;
-    threads.emplace_back([&, b] {
-      auto fail = [&](v1::Proposal::State state, const absl::Status& status) {
-        // A task stopped by the job's cancellation (or the master's shutdown) is no outcome:
-        // the proposal stays unfinished, and a resumed iteration runs it again.
-        if (cancellation_.cancelled()) return;
-        record_.SetProposal(b, [&](v1::Proposal& p) {
-          p.set_state(state);
-          p.set_error(std::string(status.message()));
-        });
-      };
-      // Only a proposal's outcome is persisted: its intermediate states reach watchers from
-      // memory (each persisted change is an fsync under the store's lock; with 8 parallel
-      // blocks they were 2 % of an iteration of 1-second tasks, bench/orchestration_bench).
-      record_.SetProposal(b, [](v1::Proposal& p) { p.set_state(v1::Proposal::SIMPLIFYING); }, false);
-      absl::Time task_start = absl::Now();
-      auto seconds_since = [&task_start] {
-        const double seconds = absl::ToDoubleSeconds(absl::Now() - task_start);
-        task_start = absl::Now();
-        return seconds;
-      };
-      absl::StatusOr<v1::TaskResult> simplified =
-          RunTask("simplify", absl::StrCat("iteration ", iteration, " block ", b, " simplify"),
-                  [&](const Attempt& attempt) {
-                    v1::SimplifyTask task;
-                    *task.mutable_header() = Header(iteration, b, "simplify", attempt);
-                    task.set_model_digest(current.model_digest);
-                    task.set_block(b);
-                    task.set_target_resource(target);
-                    task.set_resource_type(spec_.resource_type());
-                    task.set_search(spec_.search());
-                    task.set_binary_threshold(spec_.binary_threshold());
-                    task.set_channel_step(spec_.channel_step());
-                    if (spec_.has_certify_tolerance()) {
-                      task.set_certify_tolerance(spec_.certify_tolerance());
-                    }
-                    record_.SetProposal(b, [&](v1::Proposal& p) { p.set_worker(attempt.slot.worker); }, false);
-                    return tasks_.Simplify(attempt.slot, task, nullptr, attempt.cancellation);
-                  });
-      if (!simplified.ok()) return fail(v1::Proposal::FAILED, simplified.status());
-      const double simplify_seconds = seconds_since();
-      record_.SetProposal(
-          b,
-          [&](v1::Proposal& p) {
-            p.set_simplify_seconds(simplify_seconds);
-            p.set_width(simplified->width());
-            p.set_resource(simplified->resource());
-          },
-          false);
-      if (!simplified->meets_target()) {
-        return fail(v1::Proposal::TARGET_NOT_MET,
-                    absl::FailedPreconditionError(absl::StrCat(
-                        "even at width ", simplified->width(), " the network's resource ",
-                        simplified->resource(), " is not below the target ", target)));
-      }
-      record_.SetProposal(
-          b,
-          [&](v1::Proposal& p) {
-            p.set_state(v1::Proposal::FINE_TUNING);
-            p.set_total_steps(spec_.short_term_fine_tune_iteration());
-          },
-          false);
-      absl::Mutex progress_mu;  // a straggler's backup attempt reports progress too
-      absl::Time last_progress = absl::InfinitePast();
-      absl::StatusOr<v1::TaskResult> tuned = RunTask(
-          "fine-tune", absl::StrCat("iteration ", iteration, " block ", b, " fine-tune"),
-          [&](const Attempt& attempt) {
-            v1::FineTuneTask task = TrainingTask(simplified->model_digest(),
-                                                 spec_.short_term_fine_tune_iteration(), 0);
-            *task.mutable_header() = Header(iteration, b, "fine-tune", attempt);
-            record_.SetProposal(b, [&](v1::Proposal& p) { p.set_worker(attempt.slot.worker); }, false);
-            return tasks_.FineTune(
-                attempt.slot, task,
-                [&](const v1::TaskProgress& progress) {
-                  {
-                    absl::MutexLock lock(&progress_mu);
-                    if (absl::Now() - last_progress < options_.progress_interval) return;
-                    last_progress = absl::Now();
-                  }
-                  record_.SetProposal(
-                      b,
-                      [&](v1::Proposal& p) {
-                        p.set_step(progress.step());
-                        p.set_total_steps(progress.total_steps());
-                      },
-                      /*persist=*/false);
-                },
-                attempt.cancellation);
-          });
-      if (!tuned.ok()) return fail(v1::Proposal::FAILED, tuned.status());
-      const double fine_tune_seconds = seconds_since();
-      record_.SetProposal(
-          b,
-          [&](v1::Proposal& p) {
-            p.set_fine_tune_seconds(fine_tune_seconds);
-            p.set_state(v1::Proposal::EVALUATING);
-            p.set_step(p.total_steps());
-          },
-          false);
-      absl::StatusOr<v1::TaskResult> evaluated =
-          RunTask("evaluate", absl::StrCat("iteration ", iteration, " block ", b, " evaluate"),
-                  [&](const Attempt& attempt) {
-                    v1::EvaluateTask task;
-                    *task.mutable_header() = Header(iteration, b, "evaluate", attempt);
-                    task.set_model_digest(tuned->model_digest());
-                    task.set_dataset(spec_.dataset());
-                    task.set_holdout_size(spec_.holdout_size());
-                    task.set_split(v1::EvaluateTask::HELD_OUT);
-                    return tasks_.Evaluate(attempt.slot, task, nullptr, attempt.cancellation);
-                  });
-      if (!evaluated.ok()) return fail(v1::Proposal::FAILED, evaluated.status());
-      const double evaluate_seconds = seconds_since();
-      record_.SetProposal(b, [&](v1::Proposal& p) {
-        p.set_evaluate_seconds(evaluate_seconds);
-        p.set_state(v1::Proposal::SUCCEEDED);
-        p.set_accuracy(evaluated->accuracy());
-        p.set_model_digest(tuned->model_digest());
-      });
-    });
+    // The outcome is in the job's proposal, which the choice below reads.
+    threads.emplace_back([&, b] { pipeline.Run(iteration, b, current.model_digest, target); });
   }
   for (std::thread& thread : threads) thread.join();
   if (cancellation_.cancelled()) return absl::CancelledError("cancelled");
