@@ -27,6 +27,7 @@
 #include "common/network_def_json.h"
 #include "common/resource_model.h"
 #include "common/sha256.h"
+#include "common/status_macros.h"
 #include "common/uniform_thinning.h"
 #include "master/job_manager.h"
 #include "tests/testing/status_matchers.h"
@@ -671,6 +672,8 @@ TEST_F(JobRunnerTest, RestartedMasterStartsAJobThatNeverRan) {
 }
 
 // Counts the shapes it is asked to measure; every layer costs 1 ms.
+// A device that measures every shape at 1 ms, with the statistics of its runs as the profiler
+// agent gives them (a master drops a saved LUT's bare numbers at start).
 class CountingMeasurer final : public common::LatencyMeasurer {
  public:
   absl::StatusOr<std::vector<double>> MeasureMs(
@@ -678,6 +681,16 @@ class CountingMeasurer final : public common::LatencyMeasurer {
     absl::MutexLock lock(&mu_);
     measured_ += static_cast<int>(shapes.size());
     return std::vector<double>(shapes.size(), 1.0);
+  }
+  absl::StatusOr<std::vector<common::LatencyStats>> Measure(
+      const std::vector<common::LayerShape>& shapes, bool) override {
+    NETADAPT_ASSIGN_OR_RETURN(std::vector<double> ms, MeasureMs(shapes));
+    std::vector<common::LatencyStats> stats(ms.size());
+    for (size_t i = 0; i < ms.size(); ++i) {
+      stats[i].median_ms = stats[i].p10_ms = stats[i].p90_ms = stats[i].mean_ms = ms[i];
+      stats[i].samples = 10;
+    }
+    return stats;
   }
   int measured() {
     absl::MutexLock lock(&mu_);
