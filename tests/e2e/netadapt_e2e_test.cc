@@ -1,6 +1,6 @@
 // The whole system on loopback: the real netadapt-profiler (measuring this CPU),
 // netadapt-master and two netadapt-worker processes; a tiny CNN on a synthetic dataset is
-// adapted to half its measured latency.
+// adapted to 0.6 of its latency.
 #include <grpcpp/grpcpp.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -37,6 +37,16 @@ using ::testing::HasSubstr;
 class NetAdaptE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // The agent on the last CPU, the master and the workers on the others, as
+    // scripts/local-cluster.sh runs them: live LUT measurements apart from training.
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus >= 2) {
+      std::vector<int> rest;
+      for (int cpu = 0; cpu + 1 < cpus; ++cpu) rest.push_back(cpu);
+      profiler_.set_cpus({static_cast<int>(cpus - 1)});
+      master_.set_cpus(rest);
+      for (testing::ServerProcess& worker : workers_) worker.set_cpus(rest);
+    }
     std::string error;
     std::optional<int> profiler = profiler_.Start(
         NETADAPT_PROFILER_BINARY, {"--threads=1", "--min_runs=5", "--max_time_ms=200"},
@@ -80,7 +90,7 @@ class NetAdaptE2eTest : public ::testing::Test {
     *spec.mutable_network() = testing::TinyNetwork();
     spec.set_holdout_size(128);
     spec.set_resource_type(v1::RESOURCE_TYPE_LATENCY);
-    spec.set_budget_ratio(0.5);
+    spec.set_budget_ratio(0.6);  // 0.5 is at the edge of what this tiny network can reach
     spec.set_init_resource_reduction_ratio(0.2);
     spec.set_resource_reduction_decay(1.0);
     spec.set_max_iters(10);
@@ -164,7 +174,10 @@ class NetAdaptE2eTest : public ::testing::Test {
   std::unique_ptr<v1::ProfilerService::Stub> profiler_stub_;
 };
 
-TEST_F(NetAdaptE2eTest, AdaptsToHalfTheLatencyAndTheSameSpecChoosesTheSame) {
+// The budget is 0.6 of the seed, not 0.5: with the certified search (issue 15) the table grows
+// as the search needs it, and at 0.5 this 2-conv network had one width left to reach the budget
+// with; a second job that measured a neighbour 3 % differently found none (1 run in 4).
+TEST_F(NetAdaptE2eTest, AdaptsToTheBudgetAndTheSameSpecChoosesTheSame) {
   const v1::Job created = Create(Spec(), "first");
   const std::vector<v1::Job> seen = Watch(created.name());
   ASSERT_FALSE(seen.empty());

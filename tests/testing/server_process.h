@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/inotify.h>
@@ -38,6 +39,10 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
   ~ServerProcess() { Kill(); }
 
+  // The CPUs the next Start's process may run on (empty: all). The child inherits the mask of
+  // the thread that spawns it, so every thread it starts is confined too.
+  void set_cpus(std::vector<int> cpus) { cpus_ = std::move(cpus); }
+
   // Starts `binary` with `args` plus --host=127.0.0.1 --port=<port> --port_file=<temp>;
   // returns the bound port, or an error message. `port` 0 binds any free port; a given one
   // restarts a server where its clients expect it (a restarted master).
@@ -61,7 +66,18 @@ class ServerProcess {
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (posix_spawn(&pid_, binary.c_str(), nullptr, nullptr, argv.data(), environ) != 0) {
+    cpu_set_t saved;
+    CPU_ZERO(&saved);
+    const bool pin = !cpus_.empty() && sched_getaffinity(0, sizeof(saved), &saved) == 0;
+    if (pin) {
+      cpu_set_t mask;
+      CPU_ZERO(&mask);
+      for (int cpu : cpus_) CPU_SET(cpu, &mask);
+      sched_setaffinity(0, sizeof(mask), &mask);
+    }
+    const int spawned = posix_spawn(&pid_, binary.c_str(), nullptr, nullptr, argv.data(), environ);
+    if (pin) sched_setaffinity(0, sizeof(saved), &saved);
+    if (spawned != 0) {
       *error = "cannot start " + binary;
       close(inotify);
       pid_ = -1;
@@ -162,6 +178,7 @@ class ServerProcess {
   static inline int counter_ = 0;
   std::string dir_;
   pid_t pid_ = -1;
+  std::vector<int> cpus_;
 };
 
 }  // namespace netadapt::testing
