@@ -184,19 +184,54 @@ absl::StatusOr<v1::JobSpec> BuildJobSpec(const SpecFlags& f, absl::string_view s
   }
   if (f.decay) spec.set_resource_reduction_decay(*f.decay);
   if (f.max_iters) spec.set_max_iters(*f.max_iters);
-  if (f.short_term_steps) spec.set_short_term_fine_tune_iteration(*f.short_term_steps);
-  if (f.finetune_lr) spec.set_finetune_lr(*f.finetune_lr);
-  if (f.momentum) spec.set_momentum(*f.momentum);
-  if (f.weight_decay) spec.set_weight_decay(*f.weight_decay);
-  if (f.batch_size) spec.set_batch_size(*f.batch_size);
-  if (f.long_term_epochs) spec.set_long_term_fine_tune_epochs(*f.long_term_epochs);
+  // A flag sets the flat field and clears its grouped twin (JobSpec.fine_tuning,
+  // search_options) from a spec file, so that the flag wins as it does over a flat field.
+  v1::FineTuning& tuning = *spec.mutable_fine_tuning();
+  v1::SearchOptions& searching = *spec.mutable_search_options();
+  if (f.short_term_steps) {
+    spec.set_short_term_fine_tune_iteration(*f.short_term_steps);
+    tuning.clear_short_term_steps();
+  }
+  if (f.finetune_lr) {
+    spec.set_finetune_lr(*f.finetune_lr);
+    tuning.clear_learning_rate();
+  }
+  if (f.momentum) {
+    spec.set_momentum(*f.momentum);
+    tuning.clear_momentum();
+  }
+  if (f.weight_decay) {
+    spec.set_weight_decay(*f.weight_decay);
+    tuning.clear_weight_decay();
+  }
+  if (f.batch_size) {
+    spec.set_batch_size(*f.batch_size);
+    tuning.clear_batch_size();
+  }
+  if (f.long_term_epochs) {
+    spec.set_long_term_fine_tune_epochs(*f.long_term_epochs);
+    tuning.clear_long_term_epochs();
+  }
   if (f.search) {
     NETADAPT_ASSIGN_OR_RETURN(v1::SearchStrategy search, ParseSearch(*f.search));
     spec.set_search(search);
+    searching.clear_strategy();
   }
-  if (f.binary_threshold) spec.set_binary_threshold(*f.binary_threshold);
-  if (f.channel_step) spec.set_channel_step(*f.channel_step);
-  if (f.certify_tolerance) spec.set_certify_tolerance(*f.certify_tolerance);
+  if (f.binary_threshold) {
+    spec.set_binary_threshold(*f.binary_threshold);
+    searching.clear_binary_threshold();
+  }
+  if (f.channel_step) {
+    spec.set_channel_step(*f.channel_step);
+    searching.clear_channel_step();
+  }
+  if (f.certify_tolerance) {
+    spec.set_certify_tolerance(*f.certify_tolerance);
+    searching.clear_certify_tolerance();
+  }
+  // Empty groups are left out of the request (and its JSON).
+  if (tuning.ByteSizeLong() == 0) spec.clear_fine_tuning();
+  if (searching.ByteSizeLong() == 0) spec.clear_search_options();
   if (f.lut_mode) {
     NETADAPT_ASSIGN_OR_RETURN(v1::LutMode mode, ParseLutMode(*f.lut_mode));
     spec.set_lut_mode(mode);

@@ -18,6 +18,7 @@
 #include "common/resource_type_proto.h"
 #include "common/status_macros.h"
 #include "common/zoo.h"
+#include "master/job_spec_groups.h"
 #include "spdlog/spdlog.h"
 
 namespace netadapt::master {
@@ -288,6 +289,8 @@ void JobManager::LookupLatencyAsync(
 
 absl::StatusOr<v1::JobSpec> JobManager::Resolve(const v1::JobSpec& input) const {
   v1::JobSpec spec = input;
+  // The grouped options into their flat fields, which the checks and defaults below read.
+  NETADAPT_RETURN_IF_ERROR(MergeSpecGroups(spec));
   // The dataset first: zoo models take their input shape and classes from it.
   if (spec.dataset().empty()) return Invalid("dataset", "is required");
   absl::StatusOr<common::DatasetSpec> dataset = common::ParseDatasetSpec(spec.dataset());
@@ -438,6 +441,7 @@ absl::StatusOr<v1::JobSpec> JobManager::Resolve(const v1::JobSpec& input) const 
       return Invalid("lut_digest", "lut_mode INTERPOLATE needs a LUT to interpolate");
     }
   }
+  FillSpecGroups(spec);
   return spec;
 }
 

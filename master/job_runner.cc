@@ -16,6 +16,7 @@
 #include "common/status_macros.h"
 #include "common/uniform_thinning.h"
 #include "common/logging.h"
+#include "master/job_spec_groups.h"
 #include "master/proposal_pipeline.h"
 #include "spdlog/spdlog.h"
 
@@ -116,6 +117,7 @@ void JobRunner::Run() {
   absl::StatusOr<v1::Job> job = record_.Get();
   if (!job.ok()) return;
   spec_ = job->spec();
+  FillSpecGroups(spec_);  // a job stored before JobSpec had its groups
   absl::Status status = RunJob(*job);
   if (cancellation_.cancelled() && cancellation_.shutdown() && !status.ok()) {
     // The master is stopping: the job stays as persisted (RUNNING) and resumes at restart.
@@ -250,16 +252,17 @@ v1::TaskHeader JobRunner::Header(int iteration, int block, const std::string& ki
 
 v1::FineTuneTask JobRunner::TrainingTask(const std::string& digest, int64_t steps,
                                          int epochs) const {
+  const v1::FineTuning& training = spec_.fine_tuning();
   v1::FineTuneTask task;
   task.set_model_digest(digest);
   task.set_dataset(spec_.dataset());
   task.set_holdout_size(spec_.holdout_size());
   task.set_steps(steps);
   task.set_epochs(epochs);
-  task.set_learning_rate(spec_.finetune_lr());
-  task.set_momentum(spec_.momentum());
-  task.set_weight_decay(spec_.weight_decay());
-  task.set_batch_size(spec_.batch_size());
+  task.set_learning_rate(training.learning_rate());
+  task.set_momentum(training.momentum());
+  task.set_weight_decay(training.weight_decay());
+  task.set_batch_size(training.batch_size());
   return task;
 }
 

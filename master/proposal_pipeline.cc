@@ -51,12 +51,11 @@ ProposalOutcome ProposalPipeline::Run(int iteration, int block, const std::strin
         task.set_block(b);
         task.set_target_resource(target);
         task.set_resource_type(spec_.resource_type());
-        task.set_search(spec_.search());
-        task.set_binary_threshold(spec_.binary_threshold());
-        task.set_channel_step(spec_.channel_step());
-        if (spec_.has_certify_tolerance()) {
-          task.set_certify_tolerance(spec_.certify_tolerance());
-        }
+        const v1::SearchOptions& search = spec_.search_options();
+        task.set_search(search.strategy());
+        task.set_binary_threshold(search.binary_threshold());
+        task.set_channel_step(search.channel_step());
+        if (search.has_certify_tolerance()) task.set_certify_tolerance(search.certify_tolerance());
         record_.SetProposal(
             b, [&](v1::Proposal& p) { p.set_worker(attempt.slot.worker); }, false);
         return tasks_.Simplify(attempt.slot, task, nullptr, attempt.cancellation);

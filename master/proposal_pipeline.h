@@ -51,6 +51,7 @@ struct ProposalOutcome {
 // in parallel; the pipeline holds references only, which must outlive it.
 class ProposalPipeline {
  public:
+  // `spec` is resolved: both its flat fields and its groups filled (FillSpecGroups).
   ProposalPipeline(const v1::JobSpec& spec, JobRecord& record, TaskRunner& tasks,
                    const Cancellation& cancellation, absl::Duration progress_interval,
                    ProposalJob job);

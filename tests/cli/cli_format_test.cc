@@ -500,6 +500,25 @@ TEST(SpecBuilderTest, UniformBaselineAndBudgetMetricFlags) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--budget-metric")));
 }
 
+// A flag wins over the spec file's grouped form as over its flat form: it clears the twin.
+TEST(SpecBuilderTest, FlagsOverrideTheGroupedForm) {
+  SpecFlags flags;
+  flags.finetune_lr = 0.05;
+  flags.channel_step = 4;
+  NETADAPT_ASSERT_OK_AND_ASSIGN(
+      v1::JobSpec spec,
+      BuildJobSpec(flags,
+                   R"({"model": "alexnet", "dataset": "synthetic:classes=10,shape=3x32x32",
+                       "fine_tuning": {"learning_rate": 0.002, "short_term_steps": 300},
+                       "search_options": {"channel_step": 16}})",
+                   "", JobKind::kAdapt));
+  EXPECT_EQ(spec.finetune_lr(), 0.05);
+  EXPECT_EQ(spec.fine_tuning().learning_rate(), 0);
+  EXPECT_EQ(spec.fine_tuning().short_term_steps(), 300);  // no flag: the file's stays
+  EXPECT_EQ(spec.channel_step(), 4);
+  EXPECT_FALSE(spec.has_search_options());  // emptied by the flag
+}
+
 TEST(SpecBuilderTest, CertifyToleranceFlag) {
   SpecFlags flags;
   flags.model = "alexnet";

@@ -807,6 +807,36 @@ TEST_F(JobRunnerTest, SimplifyTasksCarryTheCertifyTolerance) {
                                         HasSubstr("0.5 is not in [0, 0.5)"))));
 }
 
+// JobSpec's grouped form reaches the tasks as the flat one does, and a stored job's spec
+// shows both forms.
+TEST_F(JobRunnerTest, TheGroupedSpecFormReachesTheTasks) {
+  v1::JobSpec spec = Spec();
+  spec.clear_short_term_fine_tune_iteration();
+  spec.mutable_fine_tuning()->set_short_term_steps(12);
+  spec.mutable_fine_tuning()->set_learning_rate(0.02);
+  spec.mutable_search_options()->set_certify_tolerance(0.01);
+  NETADAPT_ASSERT_OK_AND_ASSIGN(v1::Job created, manager_->Create(spec, "grouped"));
+  EXPECT_EQ(created.spec().short_term_fine_tune_iteration(), 12);
+  EXPECT_EQ(created.spec().finetune_lr(), 0.02);
+  EXPECT_EQ(created.spec().fine_tuning().batch_size(), 128);  // the default, in both forms
+  ASSERT_EQ(WaitForEnd(created.name()).state(), v1::Job::SUCCEEDED);
+  int fine_tunes = 0;
+  for (const FakeTasks::Asked& asked : tasks_.AskedTasks()) {
+    if (asked.kind != "fine-tune" || asked.iteration < 1 || asked.block < 0) continue;
+    ++fine_tunes;
+    EXPECT_EQ(asked.steps, 12);
+    EXPECT_EQ(asked.learning_rate, 0.02);
+  }
+  EXPECT_GT(fine_tunes, 0);
+  EXPECT_THAT(tasks_.CertifyTolerances(), ElementsAre(0.01));
+
+  spec.set_short_term_fine_tune_iteration(10);  // both forms, different values
+  EXPECT_THAT(manager_->Create(spec, "").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("spec.fine_tuning.short_term_steps is 12"),
+                                        HasSubstr("spec.short_term_fine_tune_iteration is 10"))));
+}
+
 TEST_F(JobRunnerTest, BadSpecsNameTheField) {
   v1::JobSpec spec = Spec();
   spec.set_model("resnet");

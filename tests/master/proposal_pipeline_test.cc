@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "master/job_spec_groups.h"
 #include "master/job_store.h"
 #include "tests/testing/scratch_directory.h"
 #include "tests/testing/status_matchers.h"
@@ -80,6 +81,7 @@ class ProposalPipelineTest : public testing::ScratchDirectoryTest {
     spec_.set_channel_step(8);
     spec_.set_short_term_fine_tune_iteration(20);
     spec_.set_holdout_size(100);
+    FillSpecGroups(spec_);  // resolved, as JobRunner's spec is
     v1::Job job;
     *job.mutable_spec() = spec_;
     job.add_proposals()->set_block(0);
