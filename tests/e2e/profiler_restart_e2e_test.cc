@@ -81,8 +81,11 @@ class ProfilerRestartE2eTest : public ::testing::Test {
     spec.set_holdout_size(128);
     spec.set_resource_type(v1::RESOURCE_TYPE_LATENCY);
     spec.set_lut_mode(v1::LUT_MODE_MEASURE);  // no LUT: every latency from the agent
-    spec.set_budget_ratio(0.5);
-    spec.set_init_resource_reduction_ratio(0.2);
+    // 0.7 in steps of 0.1: at 0.5 in steps of 0.2 this 2-conv network was at the edge of its
+    // reach, and a LUT that grows as the certified search needs it (issue 15) sometimes left
+    // no single block able to reach the last target (1 run in 3).
+    spec.set_budget_ratio(0.7);
+    spec.set_init_resource_reduction_ratio(0.1);
     spec.set_resource_reduction_decay(1.0);
     spec.set_max_iters(10);
     spec.set_short_term_fine_tune_iteration(20);
