@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "common/latency_table.h"
 #include "master/job_manager.h"
+#include "tests/master/seed_only_tasks.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::master {
@@ -29,30 +30,7 @@ common::LayerShape Conv(int in, int out) {
   return shape;
 }
 
-// Every task fails at once except the seed's (this test is about the LUT, not the search).
-class SeedOnlyTasks final : public TaskRunner {
- public:
-  absl::StatusOr<v1::TaskResult> Simplify(const WorkerSlot&, const v1::SimplifyTask&,
-                                          const Progress&, Cancellation&) override {
-    return absl::FailedPreconditionError("not in this test");
-  }
-  absl::StatusOr<v1::TaskResult> FineTune(const WorkerSlot&, const v1::FineTuneTask&,
-                                          const Progress&, Cancellation&) override {
-    return absl::FailedPreconditionError("not in this test");
-  }
-  absl::StatusOr<v1::TaskResult> Evaluate(const WorkerSlot&, const v1::EvaluateTask&,
-                                          const Progress&, Cancellation&) override {
-    v1::TaskResult result;
-    result.set_accuracy(0.9);
-    return result;
-  }
-  absl::StatusOr<v1::TaskResult> Pretrain(const WorkerSlot&, const v1::PretrainTask&,
-                                          const Progress&, Cancellation&) override {
-    v1::TaskResult result;
-    result.set_model_digest(std::string(64, 'a'));
-    return result;
-  }
-};
+using ::netadapt::master::testing::SeedOnlyTasks;
 
 // A profiler agent's answers: statistics and the host's load, as GrpcLatencyMeasurer gives.
 class StatsMeasurer final : public common::LatencyMeasurer {

@@ -11,6 +11,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "master/job_manager.h"
+#include "tests/master/seed_only_tasks.h"
 #include "tests/testing/status_matchers.h"
 
 namespace netadapt::master {
@@ -28,32 +29,7 @@ common::LayerShape AShape() {
   return shape;
 }
 
-// Prepares the seed (Pretrain, Evaluate); proposals fail at once (this test is about the
-// look-ups that the master makes for the seed, and those the workers make through
-// JobManager::LookupLatency).
-class SeedOnlyTasks final : public TaskRunner {
- public:
-  absl::StatusOr<v1::TaskResult> Simplify(const WorkerSlot&, const v1::SimplifyTask&,
-                                          const Progress&, Cancellation&) override {
-    return absl::FailedPreconditionError("not in this test");
-  }
-  absl::StatusOr<v1::TaskResult> FineTune(const WorkerSlot&, const v1::FineTuneTask&,
-                                          const Progress&, Cancellation&) override {
-    return absl::FailedPreconditionError("not in this test");
-  }
-  absl::StatusOr<v1::TaskResult> Evaluate(const WorkerSlot&, const v1::EvaluateTask&,
-                                          const Progress&, Cancellation&) override {
-    v1::TaskResult result;
-    result.set_accuracy(0.9);
-    return result;
-  }
-  absl::StatusOr<v1::TaskResult> Pretrain(const WorkerSlot&, const v1::PretrainTask&,
-                                          const Progress&, Cancellation&) override {
-    v1::TaskResult result;
-    result.set_model_digest(std::string(64, 'a'));
-    return result;
-  }
-};
+using ::netadapt::master::testing::SeedOnlyTasks;
 
 // A profiler that is down until told otherwise.
 class SwitchedMeasurer final : public common::LatencyMeasurer {
